@@ -1,0 +1,214 @@
+//! What the account pages do, as plain async functions: sign up, authenticate, change a
+//! password, edit a profile. Handlers parse forms and call these; tests can call them directly.
+
+use secrecy::SecretString;
+
+use crate::auth::Passwords;
+use crate::db::models::{NewProfile, NewUser, SessionRow, User, UserProfile};
+use crate::db::{Database, DbError};
+use crate::domain::{
+    check_new_password, EmailAddress, FieldErrors, PasswordRules, ProfileForm, Username,
+};
+use crate::errors::AppError;
+
+pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
+pub const EMAIL_TAKEN: &str = "A user with that email address already exists.";
+
+/// A form that could not be applied: either its fields are wrong (shown beside them, 400), or
+/// something failed underneath (an error page).
+#[derive(Debug)]
+pub enum FormError {
+    Invalid(FieldErrors),
+    App(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for FormError {
+    fn from(err: E) -> Self {
+        FormError::App(err.into())
+    }
+}
+
+impl FormError {
+    fn field(field: &'static str, message: &str) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.add(field, message);
+        FormError::Invalid(errors)
+    }
+}
+
+/// The sign-up form's values.
+pub struct Registration {
+    pub username: String,
+    pub email: String,
+    pub password1: SecretString,
+    pub password2: SecretString,
+}
+
+/// Creates a user and their profile in one transaction, after checking every field.
+pub async fn register(
+    db: &Database,
+    passwords: &Passwords,
+    form: Registration,
+) -> Result<User, FormError> {
+    let mut errors = FieldErrors::new();
+    let username = errors.take("username", Username::parse(&form.username));
+    let email = errors.take("email", EmailAddress::parse(&form.email));
+    let rules = PasswordRules {
+        username: username.as_ref().map_or(form.username.as_str(), Username::as_str),
+        email: email.as_ref().map_or(form.email.as_str(), EmailAddress::as_str),
+    };
+    errors.take("password1", check_new_password(&form.password1, &form.password2, &rules));
+    let (Some(username), Some(email)) = (username, email) else {
+        return Err(FormError::Invalid(errors));
+    };
+
+    // Check for duplicates before hashing, so a taken name costs no Argon2 run.
+    let (name, address) = (username.to_string(), email.to_string());
+    let (username_taken, email_taken) = db
+        .run(move |conn| {
+            Ok((
+                User::username_taken(conn, &name)?,
+                User::email_taken(conn, &address, None)?,
+            ))
+        })
+        .await?;
+    if username_taken {
+        errors.add("username", USERNAME_TAKEN);
+    }
+    if email_taken {
+        errors.add("email", EMAIL_TAKEN);
+    }
+    if !errors.is_empty() {
+        return Err(FormError::Invalid(errors));
+    }
+
+    let hash = passwords.hash(form.password1).await?;
+    let new_user = NewUser::new(username.into_inner(), email.into_inner(), hash);
+    let created = db
+        .write_transaction(move |conn| {
+            let user = User::insert(conn, &new_user)?;
+            UserProfile::insert(conn, &NewProfile::empty(user.id))?;
+            Ok(user)
+        })
+        .await;
+
+    match created {
+        Ok(user) => {
+            tracing::info!(user.id = user.id, "user signed up");
+            Ok(user)
+        }
+        // Another sign-up took the name between the check and the insert.
+        Err(DbError::UniqueViolation { .. }) => Err(FormError::field("username", USERNAME_TAKEN)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Finds the user by username, or else by an email address that exactly one active user has,
+/// and checks the password. Unknown users, wrong passwords and inactive users all return
+/// `None`, after the same Argon2 work.
+pub async fn authenticate(
+    db: &Database,
+    passwords: &Passwords,
+    login: &str,
+    password: SecretString,
+) -> Result<Option<User>, AppError> {
+    let login = login.trim().to_owned();
+    let user = db
+        .run(move |conn| {
+            if let Ok(username) = Username::parse(&login) {
+                if let Some(user) = User::find_by_username(conn, username.as_str())? {
+                    return Ok(Some(user));
+                }
+            }
+            match EmailAddress::parse(&login) {
+                Ok(email) => User::find_by_unique_email(conn, email.as_str()),
+                Err(_) => Ok(None),
+            }
+        })
+        .await?;
+
+    let stored_hash = user.as_ref().map(|user| user.password.clone());
+    let verified = passwords.verify(password, stored_hash).await?;
+    let Some(user) = user.filter(|user| verified && user.is_active) else {
+        return Ok(None);
+    };
+
+    let user_id = user.id;
+    db.run(move |conn| User::record_login(conn, user_id)).await?;
+    Ok(Some(user))
+}
+
+/// The password-change form's values.
+pub struct PasswordChange {
+    pub old_password: SecretString,
+    pub new_password1: SecretString,
+    pub new_password2: SecretString,
+}
+
+/// Checks the old password (when the user has one) and the new one, stores the new hash and
+/// ends every session of the user. The caller signs the current browser in again.
+pub async fn change_password(
+    db: &Database,
+    passwords: &Passwords,
+    user: &User,
+    form: PasswordChange,
+) -> Result<(), FormError> {
+    let mut errors = FieldErrors::new();
+    let rules = PasswordRules { username: &user.username, email: &user.email };
+    errors.take(
+        "new_password1",
+        check_new_password(&form.new_password1, &form.new_password2, &rules),
+    );
+
+    // A user who signed up with Outlook has no password yet and may set a first one.
+    if user.has_usable_password() {
+        let verified = passwords
+            .verify(form.old_password, Some(user.password.clone()))
+            .await?;
+        if !verified {
+            errors.add(
+                "old_password",
+                "Your old password was entered incorrectly. Please enter it again.",
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(FormError::Invalid(errors));
+    }
+
+    let hash = passwords.hash(form.new_password1).await?;
+    let user_id = user.id;
+    let ended = db
+        .write_transaction(move |conn| {
+            User::set_password(conn, user_id, &hash)?;
+            SessionRow::delete_for_user(conn, user_id)
+        })
+        .await?;
+    tracing::info!(user.id = user_id, sessions_ended = ended, "password changed");
+    Ok(())
+}
+
+/// Saves the profile form, refusing an email address that another user has.
+pub async fn update_profile(db: &Database, user: &User, form: ProfileForm) -> Result<(), FormError> {
+    let user_id = user.id;
+    let owner = user.clone();
+    let result = db
+        .write_transaction(move |conn| {
+            if !form.user.email.is_empty() && User::email_taken(conn, &form.user.email, Some(user_id))? {
+                return Ok(false);
+            }
+            User::update(conn, user_id, &form.user)?;
+            // Users that Django created may have no profile row yet.
+            UserProfile::for_user(conn, &owner)?;
+            UserProfile::update(conn, user_id, &form.profile)?;
+            Ok(true)
+        })
+        .await?;
+
+    if result {
+        tracing::info!(user.id = user_id, "profile updated");
+        Ok(())
+    } else {
+        Err(FormError::field("email", EMAIL_TAKEN))
+    }
+}

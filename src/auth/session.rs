@@ -1,0 +1,201 @@
+//! Sessions kept in the database, behind a cookie that holds only a random session key.
+//!
+//! actix-session calls [`DbSessionStore`] to load and save the state; handlers use
+//! [`TypedSession`], which names the keys and renews the session id at sign-in.
+
+use std::collections::HashMap;
+use std::future::{ready, Ready};
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_session::{Session, SessionExt};
+use actix_web::cookie::time::Duration;
+use actix_web::{dev::Payload, FromRequest, HttpRequest};
+use chrono::{NaiveDateTime, Utc};
+
+use super::random_token;
+use crate::db::models::SessionRow;
+use crate::db::{Database, DbError};
+
+const USER_ID: &str = "user_id";
+const CSRF_SEED: &str = "csrf_seed";
+
+/// The session state as actix-session hands it over: values are JSON-encoded strings.
+type State = HashMap<String, String>;
+
+/// An actix-session storage backend over `outlook_oauth_app_session`.
+#[derive(Clone)]
+pub struct DbSessionStore {
+    db: Database,
+}
+
+impl DbSessionStore {
+    pub fn new(db: Database) -> Self {
+        DbSessionStore { db }
+    }
+}
+
+fn expiry(ttl: &Duration) -> NaiveDateTime {
+    Utc::now().naive_utc() + chrono::Duration::seconds(ttl.whole_seconds())
+}
+
+/// The signed-in user's id, kept as its own column so that all of a user's sessions can be
+/// found and ended together.
+fn user_id_of(state: &State) -> Option<i32> {
+    state
+        .get(USER_ID)
+        .and_then(|value| serde_json::from_str::<i32>(value).ok())
+}
+
+fn encode(state: &State) -> Result<String, serde_json::Error> {
+    serde_json::to_string(state)
+}
+
+impl SessionStore for DbSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let key = session_key.as_ref().to_owned();
+        let row = self
+            .db
+            .run(move |conn| SessionRow::find_live(conn, &key))
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+
+        match row {
+            None => Ok(None),
+            Some(row) => serde_json::from_str(&row.session_data)
+                .map(Some)
+                .map_err(|e| LoadError::Deserialization(e.into())),
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let data = encode(&state).map_err(|e| SaveError::Serialization(e.into()))?;
+        let key = random_token();
+        let now = Utc::now().naive_utc();
+        let row = SessionRow {
+            session_key: key.clone(),
+            session_data: data,
+            created_at: now,
+            updated_at: now,
+            expire_date: expiry(ttl),
+            user_id: user_id_of(&state),
+        };
+
+        self.db
+            .run(move |conn| SessionRow::insert(conn, &row))
+            .await
+            .map_err(|e| SaveError::Other(e.into()))?;
+        SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
+    }
+
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let data = encode(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let key = session_key.as_ref().to_owned();
+        let user_id = user_id_of(&state);
+        let expire_date = expiry(ttl);
+
+        let updated = self
+            .db
+            .run(move |conn| SessionRow::update_data(conn, &key, &data, user_id, expire_date))
+            .await
+            .map_err(|e| UpdateError::Other(e.into()))?;
+        if updated {
+            return Ok(session_key);
+        }
+
+        // The row was deleted (log-out elsewhere, a password change) or expired while this
+        // request ran: start a new session rather than revive the old key.
+        self.save(state, ttl).await.map_err(|e| match e {
+            SaveError::Serialization(e) => UpdateError::Serialization(e),
+            SaveError::Other(e) => UpdateError::Other(e),
+        })
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let key = session_key.as_ref().to_owned();
+        let expire_date = expiry(ttl);
+        self.db
+            .run(move |conn| SessionRow::update_expiry(conn, &key, expire_date))
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        let key = session_key.as_ref().to_owned();
+        self.db.run(move |conn| SessionRow::delete(conn, &key)).await?;
+        Ok(())
+    }
+}
+
+/// Deletes expired sessions once an hour, for as long as the server runs.
+pub async fn purge_expired_sessions(db: Database) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        interval.tick().await;
+        match db.run(SessionRow::purge_expired).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "purged expired sessions"),
+            Err(error) => tracing::warn!(error = %error_chain(&error), "purging expired sessions failed"),
+        }
+    }
+}
+
+fn error_chain(error: &DbError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The session with named keys, so handlers cannot misspell them.
+pub struct TypedSession(Session);
+
+impl TypedSession {
+    pub fn of(req: &HttpRequest) -> Self {
+        TypedSession(req.get_session())
+    }
+
+    pub fn user_id(&self) -> Option<i32> {
+        self.0.get::<i32>(USER_ID).ok().flatten()
+    }
+
+    /// The CSRF seed of a signed-in session.
+    pub fn csrf_seed(&self) -> Option<String> {
+        self.0.get::<String>(CSRF_SEED).ok().flatten()
+    }
+
+    /// Signs `user_id` in under a new session id and a new CSRF seed, so that an id or token
+    /// planted before sign-in (session fixation) is worthless after it.
+    pub fn log_in(&self, user_id: i32) -> Result<(), actix_session::SessionInsertError> {
+        self.0.renew();
+        self.0.insert(USER_ID, user_id)?;
+        self.0.insert(CSRF_SEED, random_token())?;
+        Ok(())
+    }
+
+    /// Deletes the session's row and its cookie.
+    pub fn log_out(&self) {
+        self.0.purge();
+    }
+
+    pub fn inner(&self) -> &Session {
+        &self.0
+    }
+}
+
+impl FromRequest for TypedSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(Ok(TypedSession::of(req)))
+    }
+}

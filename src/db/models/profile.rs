@@ -1,0 +1,100 @@
+//! `outlook_oauth_app_userprofile`, one row per user.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::User;
+use crate::db::schema::outlook_oauth_app_userprofile as profile;
+use crate::db::{DbConnection, DbError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = profile, belongs_to(User))]
+pub struct UserProfile {
+    pub id: i32,
+    pub bio: String,
+    pub job_title: String,
+    pub department: String,
+    pub office_location: String,
+    pub mobile_phone: String,
+    /// An IANA time zone name such as `Europe/Paris`.
+    pub time_zone: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub user_id: i32,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = profile)]
+pub struct NewProfile {
+    pub user_id: i32,
+    pub bio: String,
+    pub job_title: String,
+    pub department: String,
+    pub office_location: String,
+    pub mobile_phone: String,
+    pub time_zone: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl NewProfile {
+    /// An empty profile in UTC.
+    pub fn empty(user_id: i32) -> Self {
+        let now = Utc::now().naive_utc();
+        NewProfile {
+            user_id,
+            bio: String::new(),
+            job_title: String::new(),
+            department: String::new(),
+            office_location: String::new(),
+            mobile_phone: String::new(),
+            time_zone: "UTC".to_owned(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// The fields the profile page edits.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = profile)]
+pub struct ProfileChanges {
+    pub bio: String,
+    pub job_title: String,
+    pub department: String,
+    pub office_location: String,
+    pub mobile_phone: String,
+    pub time_zone: String,
+}
+
+impl UserProfile {
+    pub fn insert(conn: &mut DbConnection, new: &NewProfile) -> Result<UserProfile, DbError> {
+        Ok(diesel::insert_into(profile::table)
+            .values(new)
+            .returning(UserProfile::as_returning())
+            .get_result(conn)?)
+    }
+
+    /// Loads the user's profile, creating an empty one for users that Django made without one.
+    pub fn for_user(conn: &mut DbConnection, user: &User) -> Result<UserProfile, DbError> {
+        let found = UserProfile::belonging_to(user)
+            .select(UserProfile::as_select())
+            .first(conn)
+            .optional()?;
+        match found {
+            Some(found) => Ok(found),
+            None => UserProfile::insert(conn, &NewProfile::empty(user.id)),
+        }
+    }
+
+    pub fn update(
+        conn: &mut DbConnection,
+        user_id: i32,
+        changes: &ProfileChanges,
+    ) -> Result<(), DbError> {
+        diesel::update(profile::table.filter(profile::user_id.eq(user_id)))
+            .set((changes, profile::updated_at.eq(Utc::now().naive_utc())))
+            .execute(conn)?;
+        Ok(())
+    }
+}

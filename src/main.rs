@@ -1,0 +1,71 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use outlook_oauth_app::cli::{Cli, Command};
+use outlook_oauth_app::config::Settings;
+use outlook_oauth_app::db::Database;
+use outlook_oauth_app::startup::Application;
+use outlook_oauth_app::{auth::Passwords, superuser, telemetry};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(std::io::stdout, std::io::IsTerminal::is_terminal(&std::io::stdout()));
+
+    // A missing .env file is normal; a malformed one is worth stopping for.
+    if let Err(error) = dotenvy::dotenv() {
+        if !error.not_found() {
+            eprintln!("error: cannot read .env: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "stopped with an error");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let address = settings.bind_address;
+            let public_url = settings.public_url.clone();
+            let app = Application::build(settings).await?;
+            tracing::info!(%address, %public_url, "serving");
+            app.run_until_stopped().await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            let db = Database::connect(&settings.database_url)?;
+            let applied = tokio::task::spawn_blocking(move || db.migrate()).await??;
+            if applied.is_empty() {
+                println!("No migrations to apply.");
+            }
+            for name in applied {
+                println!("Applied {name}");
+            }
+        }
+        Command::Createsuperuser { username, email } => {
+            let db = Database::connect(&settings.database_url)?;
+            let migrator = db.clone();
+            tokio::task::spawn_blocking(move || migrator.migrate()).await??;
+            let password = superuser::read_password()?;
+            let passwords = Passwords::new(1);
+            let user = superuser::create_superuser(&db, &passwords, &username, &email, password).await?;
+            println!("Superuser {} created (id {}).", user.username, user.id);
+        }
+    }
+    Ok(())
+}

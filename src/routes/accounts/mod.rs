@@ -1,0 +1,7 @@
+//! The account pages: sign-up, log-in, log-out, profile, password change.
+
+pub mod login;
+pub mod logout;
+pub mod password_change;
+pub mod profile;
+pub mod signup;

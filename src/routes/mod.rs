@@ -1,0 +1,121 @@
+//! HTTP handlers, one module per page group, and the single list of routes.
+
+pub mod accounts;
+mod assets;
+mod health;
+mod home;
+
+use std::future::{ready, Ready};
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
+use actix_web_flash_messages::{IncomingFlashMessages, Level};
+use askama::Template;
+
+use crate::auth::{Csrf, TypedSession};
+use crate::errors::AppError;
+
+/// Every path the application serves; templates use the same literals.
+pub mod paths {
+    pub const HOME: &str = "/";
+    pub const SIGNUP: &str = "/accounts/signup/";
+    pub const LOGIN: &str = "/accounts/login/";
+    pub const LOGOUT: &str = "/accounts/logout/";
+    pub const PROFILE: &str = "/accounts/profile/";
+    pub const PASSWORD_CHANGE: &str = "/accounts/password/change/";
+    pub const HEALTH: &str = "/healthz";
+    pub const STATIC: &str = "/static/{name}";
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(paths::HOME, web::get().to(home::home))
+        .route(paths::HEALTH, web::get().to(health::health))
+        .route(paths::STATIC, web::get().to(assets::asset))
+        .service(
+            web::resource(paths::SIGNUP)
+                .route(web::get().to(accounts::signup::signup_form))
+                .route(web::post().to(accounts::signup::signup)),
+        )
+        .service(
+            web::resource(paths::LOGIN)
+                .route(web::get().to(accounts::login::login_form))
+                .route(web::post().to(accounts::login::login)),
+        )
+        .service(web::resource(paths::LOGOUT).route(web::post().to(accounts::logout::logout)))
+        .service(
+            web::resource(paths::PROFILE)
+                .route(web::get().to(accounts::profile::profile_page))
+                .route(web::post().to(accounts::profile::update_profile)),
+        )
+        .service(
+            web::resource(paths::PASSWORD_CHANGE)
+                .route(web::get().to(accounts::password_change::password_change_form))
+                .route(web::post().to(accounts::password_change::change_password)),
+        );
+}
+
+/// What the base layout needs on every page: the signed-in state for the navigation, the CSRF
+/// token for the log-out button, and flash messages. It reads no database row, so error pages
+/// can render while the database is down.
+#[derive(Debug, Default)]
+pub struct PageContext {
+    pub signed_in: bool,
+    pub csrf_token: String,
+    pub flashes: Vec<Flash>,
+}
+
+#[derive(Debug)]
+pub struct Flash {
+    /// A CSS class suffix: `info`, `success`, `warning` or `error`.
+    pub level: &'static str,
+    pub text: String,
+}
+
+impl FromRequest for PageContext {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = TypedSession::of(req).user_id().is_some();
+        let csrf_token = Csrf::from_request(req, payload)
+            .into_inner()
+            .map(|csrf| csrf.token().to_owned())
+            .unwrap_or_default();
+        let flashes = IncomingFlashMessages::from_request(req, payload)
+            .into_inner()
+            .map(|incoming| {
+                incoming
+                    .iter()
+                    .map(|message| Flash {
+                        level: match message.level() {
+                            Level::Debug | Level::Info => "info",
+                            Level::Success => "success",
+                            Level::Warning => "warning",
+                            Level::Error => "error",
+                        },
+                        text: message.content().to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ready(Ok(PageContext { signed_in, csrf_token, flashes }))
+    }
+}
+
+/// Renders a page with `status`. Pages are never cached: they hold CSRF tokens and, once
+/// signed in, personal data.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = page.render()?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// A 303 redirect, the answer to a successful form post.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}

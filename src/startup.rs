@@ -1,0 +1,151 @@
+//! Builds the application: the database, the middleware stack and the HTTP server.
+
+use std::net::TcpListener;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{error, web, App, HttpServer};
+use actix_web_flash_messages::storage::CookieMessageStore;
+use actix_web_flash_messages::FlashMessagesFramework;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::csrf::csrf_cookie;
+use crate::auth::session::purge_expired_sessions;
+use crate::auth::{CsrfKey, DbSessionStore, Passwords};
+use crate::config::Settings;
+use crate::db::Database;
+use crate::errors::{error_pages, AppError};
+use crate::routes;
+use crate::telemetry::{log_request, RequestSpan};
+
+/// Forms larger than this are refused with 413; the largest real form is a few kilobytes.
+pub const MAX_FORM_BYTES: usize = 32 * 1024;
+
+pub const SESSION_COOKIE: &str = "oauthapp_sessionid";
+const FLASH_COOKIE: &str = "oauthapp_messages";
+
+/// Shared by every request.
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Database,
+    pub passwords: Passwords,
+    pub csrf_key: CsrfKey,
+}
+
+/// The server bound to its port, ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations and binds the listen address.
+    /// Port 0 picks a free port, which [`Application::port`] then reports.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = Database::connect(&settings.database_url)?;
+        let applied = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || db.migrate()).await??
+        };
+        for name in &applied {
+            tracing::info!(migration = %name, "applied migration");
+        }
+
+        let listener = TcpListener::bind(settings.bind_address)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind_address))?;
+        let port = listener.local_addr()?.port();
+        let passwords = tokio::task::spawn_blocking(Passwords::for_this_machine).await?;
+
+        tokio::spawn(purge_expired_sessions(db.clone()));
+
+        let state = web::Data::new(AppState {
+            csrf_key: CsrfKey::new(settings.secret_key.derive("csrf")),
+            settings,
+            db,
+            passwords,
+        });
+        let server = serve(listener, state)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is asked to stop (Ctrl-C or SIGTERM), then finishes the
+    /// requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let settings = &state.settings;
+    let secure = settings.secure_cookies();
+    let session_key = Key::from(&settings.secret_key.derive("session-cookie"));
+    let flash_key = Key::from(&settings.secret_key.derive("flash-cookie"));
+    let session_age = actix_web::cookie::time::Duration::seconds(
+        i64::try_from(settings.session_age.as_secs()).unwrap_or(i64::MAX),
+    );
+    let store = DbSessionStore::new(state.db.clone());
+
+    let server = HttpServer::new(move || {
+        let sessions = SessionMiddleware::builder(store.clone(), session_key.clone())
+            .cookie_name(SESSION_COOKIE.to_owned())
+            .cookie_secure(secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_content_security(CookieContentSecurity::Signed)
+            .session_lifecycle(PersistentSession::default().session_ttl(session_age))
+            .build();
+        let flashes = FlashMessagesFramework::builder(
+            CookieMessageStore::builder(flash_key.clone())
+                .cookie_name(FLASH_COOKIE.to_owned())
+                .build(),
+        )
+        .build();
+
+        // `wrap` adds an outer layer, so the list below reads from the handler outwards.
+        App::new()
+            .app_data(state.clone())
+            .app_data(form_config())
+            .app_data(query_config())
+            .configure(routes::configure)
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+            .wrap(from_fn(error_pages))
+            .wrap(from_fn(csrf_cookie))
+            .wrap(sessions)
+            // Catches failures of the session store, which happen outside the inner layer.
+            .wrap(from_fn(error_pages))
+            .wrap(flashes)
+            .wrap(from_fn(log_request))
+            .wrap(TracingLogger::<RequestSpan>::new())
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(MAX_FORM_BYTES)
+        .error_handler(|err, _req| {
+            let app_error = match err {
+                error::UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
+                error::UrlencodedError::ContentType => {
+                    AppError::BadRequest("Send the form as a browser does (application/x-www-form-urlencoded).".into())
+                }
+                other => AppError::BadRequest(format!("The form could not be read: {other}.")),
+            };
+            app_error.into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        AppError::BadRequest(format!("The address has a malformed query string: {err}.")).into()
+    })
+}
