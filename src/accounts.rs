@@ -7,7 +7,8 @@ use crate::auth::Passwords;
 use crate::db::models::{NewProfile, NewUser, SessionRow, User, UserProfile};
 use crate::db::{Database, DbError};
 use crate::domain::{
-    check_new_password, EmailAddress, FieldErrors, PasswordRules, ProfileForm, Username,
+    check_confirmation, check_password_rules, EmailAddress, FieldErrors, PasswordRules, ProfileForm,
+    Username,
 };
 use crate::errors::AppError;
 
@@ -57,7 +58,8 @@ pub async fn register(
         username: username.as_ref().map_or(form.username.as_str(), Username::as_str),
         email: email.as_ref().map_or(form.email.as_str(), EmailAddress::as_str),
     };
-    errors.take("password1", check_new_password(&form.password1, &form.password2, &rules));
+    errors.take("password1", check_password_rules(&form.password1, &rules));
+    errors.take("password2", check_confirmation(&form.password1, &form.password2));
     let (Some(username), Some(email)) = (username, email) else {
         return Err(FormError::Invalid(errors));
     };
@@ -155,10 +157,8 @@ pub async fn change_password(
 ) -> Result<(), FormError> {
     let mut errors = FieldErrors::new();
     let rules = PasswordRules { username: &user.username, email: &user.email };
-    errors.take(
-        "new_password1",
-        check_new_password(&form.new_password1, &form.new_password2, &rules),
-    );
+    errors.take("new_password1", check_password_rules(&form.new_password1, &rules));
+    errors.take("new_password2", check_confirmation(&form.new_password1, &form.new_password2));
 
     // A user who signed up with Outlook has no password yet and may set a first one.
     if user.has_usable_password() {

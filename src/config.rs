@@ -13,6 +13,7 @@
 //! | `OUTLOOK_ALLOWED_TENANTS` | unset | comma-separated tenant ids allowed to sign in |
 //! | `OUTLOOK_SCOPES` | `openid profile email offline_access User.Read` | scopes requested |
 //! | `OUTLOOK_GRAPH_URL` | `https://graph.microsoft.com` | Microsoft Graph base URL |
+//! | `OUTLOOK_HTTP_TIMEOUT` | `10` | seconds to wait for the identity platform per request |
 //! | `TRUSTED_PROXIES` | unset | comma-separated proxy addresses whose `X-Forwarded-For` is believed |
 //!
 //! Every invalid value is reported, each with its variable's name, before the program stops.
@@ -56,6 +57,8 @@ pub struct OutlookSettings {
     pub allowed_tenants: Vec<String>,
     pub scopes: Vec<String>,
     pub graph_url: Url,
+    /// The whole-request timeout for calls to the identity platform.
+    pub http_timeout: Duration,
 }
 
 /// All invalid settings found, one line each.
@@ -215,7 +218,21 @@ fn outlook_settings(
         errors.push("OUTLOOK_SCOPES must include openid".into());
     }
 
+    let http_timeout = match var("OUTLOOK_HTTP_TIMEOUT") {
+        None => Duration::from_secs(10),
+        Some(v) => match v.parse::<u64>() {
+            Ok(secs) if (1..=120).contains(&secs) => Duration::from_secs(secs),
+            _ => {
+                errors.push(format!(
+                    "OUTLOOK_HTTP_TIMEOUT must be a whole number of seconds from 1 to 120 (found {v:?})"
+                ));
+                Duration::from_secs(10)
+            }
+        },
+    };
+
     Some(OutlookSettings {
+        http_timeout,
         client_id,
         client_secret,
         tenant,

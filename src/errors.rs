@@ -32,6 +32,8 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("sign-in with Outlook failed: {0}")]
+    Outlook(#[from] crate::outlook::OutlookError),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] DbError),
     #[error(transparent)]
@@ -70,6 +72,10 @@ impl AppError {
                 "Method not allowed",
                 "This address does not accept that kind of request.".into(),
             ),
+            AppError::Outlook(error) => {
+                let (title, message) = error.page_text();
+                (title, message.to_owned())
+            }
             AppError::DatabaseUnavailable(_) => (
                 "Service unavailable",
                 "The site cannot reach its database right now. Try again in a minute.".into(),
@@ -121,6 +127,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Outlook(error) => error.status(),
             AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -262,6 +269,9 @@ fn log_error(error: &AppError, status: StatusCode) {
             tracing::error!(status = status.as_u16(), error = %chain, "database unavailable")
         }
         AppError::Csrf => tracing::warn!(status = status.as_u16(), "CSRF check failed"),
+        AppError::Outlook(_) => {
+            tracing::warn!(status = status.as_u16(), error = %chain, "sign-in with Outlook failed")
+        }
         AppError::LoginRequired { .. } => {}
         _ => tracing::info!(status = status.as_u16(), error = %chain, "request rejected"),
     }

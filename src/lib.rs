@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod errors;
+pub mod outlook;
 pub mod routes;
 pub mod startup;
 pub mod superuser;

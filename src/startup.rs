@@ -18,6 +18,8 @@ use crate::auth::{CsrfKey, DbSessionStore, Passwords};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::errors::{error_pages, AppError};
+use crate::outlook::tokens::TokenCipher;
+use crate::outlook::OutlookClient;
 use crate::routes;
 use crate::telemetry::{log_request, RequestSpan};
 
@@ -33,6 +35,9 @@ pub struct AppState {
     pub db: Database,
     pub passwords: Passwords,
     pub csrf_key: CsrfKey,
+    /// `None` when `OUTLOOK_CLIENT_ID` is unset.
+    pub outlook: Option<OutlookClient>,
+    pub token_cipher: TokenCipher,
 }
 
 /// The server bound to its port, ready to run.
@@ -45,6 +50,14 @@ impl Application {
     /// Connects to the database, applies pending migrations and binds the listen address.
     /// Port 0 picks a free port, which [`Application::port`] then reports.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind_address)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind_address))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Like [`Application::build`], on a listener bound already; tests use it to learn the
+    /// port before they set `PUBLIC_URL`.
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let db = Database::connect(&settings.database_url)?;
         let applied = {
             let db = db.clone();
@@ -54,15 +67,23 @@ impl Application {
             tracing::info!(migration = %name, "applied migration");
         }
 
-        let listener = TcpListener::bind(settings.bind_address)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind_address))?;
         let port = listener.local_addr()?.port();
         let passwords = tokio::task::spawn_blocking(Passwords::for_this_machine).await?;
 
         tokio::spawn(purge_expired_sessions(db.clone()));
 
+        let outlook = match &settings.outlook {
+            Some(outlook) => Some(OutlookClient::new(outlook, &settings.public_url)?),
+            None => {
+                tracing::info!("OUTLOOK_CLIENT_ID is not set: sign-in with Outlook is off");
+                None
+            }
+        };
+
         let state = web::Data::new(AppState {
             csrf_key: CsrfKey::new(settings.secret_key.derive("csrf")),
+            token_cipher: TokenCipher::new(&settings.secret_key.derive("token-encryption")),
+            outlook,
             settings,
             db,
             passwords,

@@ -18,6 +18,7 @@ use crate::db::{Database, DbError};
 
 const USER_ID: &str = "user_id";
 const CSRF_SEED: &str = "csrf_seed";
+const OUTLOOK_FLOW: &str = "outlook_flow";
 
 /// The session state as actix-session hands it over: values are JSON-encoded strings.
 type State = HashMap<String, String>;
@@ -179,6 +180,19 @@ impl TypedSession {
         self.0.insert(USER_ID, user_id)?;
         self.0.insert(CSRF_SEED, random_token())?;
         Ok(())
+    }
+
+    /// Keeps a started sign-in with Outlook until its callback.
+    pub fn set_outlook_flow(
+        &self,
+        flow: &crate::outlook::FlowState,
+    ) -> Result<(), actix_session::SessionInsertError> {
+        self.0.insert(OUTLOOK_FLOW, flow)
+    }
+
+    /// Takes the started sign-in out of the session, so that its state is used once only.
+    pub fn take_outlook_flow(&self) -> Option<crate::outlook::FlowState> {
+        self.0.remove_as::<crate::outlook::FlowState>(OUTLOOK_FLOW)?.ok()
     }
 
     /// Deletes the session's row and its cookie.

@@ -10,7 +10,7 @@ mod username;
 use std::collections::BTreeMap;
 
 pub use email::EmailAddress;
-pub use password::{check_new_password, PasswordRules};
+pub use password::{check_confirmation, check_new_password, check_password_rules, PasswordRules};
 pub use profile::{ProfileForm, ProfileInput};
 pub use text::{check_text, TextRule};
 pub use username::Username;

@@ -21,21 +21,41 @@ pub struct PasswordRules<'a> {
     pub email: &'a str,
 }
 
-/// Checks a new password and its confirmation; returns the message to show beside the first of
-/// the two fields, naming the rule that failed.
+/// Checks a new password and its confirmation together; returns one message naming the rule
+/// that failed. Forms use [`check_password_rules`] and [`check_confirmation`] instead, so each
+/// message appears beside its own field.
 pub fn check_new_password(
     password: &SecretString,
     confirmation: &SecretString,
     rules: &PasswordRules<'_>,
 ) -> Result<(), String> {
+    check_password_rules(password, rules)?;
+    check_confirmation(password, confirmation)
+}
+
+/// Checks that the confirmation field repeats the new password; returns the message to show
+/// beside the confirmation field. A blank new password is reported by
+/// [`check_password_rules`], so it is not also called a mismatch here.
+pub fn check_confirmation(password: &SecretString, confirmation: &SecretString) -> Result<(), String> {
+    let password = password.expose_secret();
+    let confirmation = confirmation.expose_secret();
+    if confirmation.is_empty() {
+        return Err("This field is required.".into());
+    }
+    if !password.is_empty() && password != confirmation {
+        return Err("The two password fields do not match.".into());
+    }
+    Ok(())
+}
+
+/// Checks a new password against the length, similarity and strength rules; returns the message
+/// to show beside the new-password field, naming the rule that failed.
+pub fn check_password_rules(password: &SecretString, rules: &PasswordRules<'_>) -> Result<(), String> {
     let password = password.expose_secret();
     let length = password.chars().count();
 
     if password.is_empty() {
         return Err("This field is required.".into());
-    }
-    if password != confirmation.expose_secret() {
-        return Err("The two password fields do not match.".into());
     }
     if length < MIN_PASSWORD_CHARS {
         return Err(format!(
@@ -149,6 +169,16 @@ mod tests {
         );
 
         assert!(result.expect_err("mismatch").contains("do not match"));
+    }
+
+    #[test]
+    fn confirmation_is_checked_on_its_own() {
+        let password = SecretString::from("tangerine-orbit-92".to_owned());
+        let blank = SecretString::from(String::new());
+
+        assert_eq!(check_confirmation(&password, &password.clone()), Ok(()));
+        assert_eq!(check_confirmation(&password, &blank), Err("This field is required.".into()));
+        assert_eq!(check_confirmation(&blank, &password), Ok(()), "blank password is not a mismatch");
     }
 
     #[test]

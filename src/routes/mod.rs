@@ -23,6 +23,9 @@ pub mod paths {
     pub const LOGOUT: &str = "/accounts/logout/";
     pub const PROFILE: &str = "/accounts/profile/";
     pub const PASSWORD_CHANGE: &str = "/accounts/password/change/";
+    pub const OUTLOOK_LOGIN: &str = "/accounts/outlook/login/";
+    pub const OUTLOOK_CALLBACK: &str = "/accounts/outlook/callback/";
+    pub const OUTLOOK_DISCONNECT: &str = "/accounts/outlook/disconnect/";
     pub const HEALTH: &str = "/healthz";
     pub const STATIC: &str = "/static/{name}";
 }
@@ -48,6 +51,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(accounts::profile::profile_page))
                 .route(web::post().to(accounts::profile::update_profile)),
         )
+        .service(web::resource(paths::OUTLOOK_LOGIN).route(web::get().to(accounts::outlook::outlook_login)))
+        .service(
+            web::resource(paths::OUTLOOK_CALLBACK).route(web::get().to(accounts::outlook::outlook_callback)),
+        )
+        .service(
+            web::resource(paths::OUTLOOK_DISCONNECT)
+                .route(web::post().to(accounts::outlook::outlook_disconnect)),
+        )
         .service(
             web::resource(paths::PASSWORD_CHANGE)
                 .route(web::get().to(accounts::password_change::password_change_form))
@@ -61,6 +72,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Default)]
 pub struct PageContext {
     pub signed_in: bool,
+    /// Whether `OUTLOOK_CLIENT_ID` is set, so the Outlook buttons work.
+    pub outlook_enabled: bool,
     pub csrf_token: String,
     pub flashes: Vec<Flash>,
 }
@@ -78,6 +91,9 @@ impl FromRequest for PageContext {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let signed_in = TypedSession::of(req).user_id().is_some();
+        let outlook_enabled = req
+            .app_data::<web::Data<crate::startup::AppState>>()
+            .is_some_and(|state| state.outlook.is_some());
         let csrf_token = Csrf::from_request(req, payload)
             .into_inner()
             .map(|csrf| csrf.token().to_owned())
@@ -99,7 +115,7 @@ impl FromRequest for PageContext {
                     .collect()
             })
             .unwrap_or_default();
-        ready(Ok(PageContext { signed_in, csrf_token, flashes }))
+        ready(Ok(PageContext { signed_in, outlook_enabled, csrf_token, flashes }))
     }
 }
 

@@ -5,7 +5,7 @@ pub mod profile;
 pub mod session;
 pub mod user;
 
-pub use outlook_account::OutlookAccount;
+pub use outlook_account::{AccountRefresh, NewOutlookAccount, OutlookAccount};
 pub use profile::{NewProfile, ProfileChanges, UserProfile};
 pub use session::SessionRow;
 pub use user::{NewUser, User, UserChanges};

@@ -38,3 +38,73 @@ impl OutlookAccount {
             .load(conn)?)
     }
 }
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = account)]
+pub struct NewOutlookAccount {
+    pub user_id: i32,
+    pub tenant_id: String,
+    pub object_id: String,
+    pub display_name: String,
+    pub email: String,
+    pub preferred_username: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_expires_at: String,
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+/// The claims and sealed tokens refreshed at each sign-in.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = account)]
+pub struct AccountRefresh {
+    pub display_name: String,
+    pub email: String,
+    pub preferred_username: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_expires_at: String,
+    pub scopes: String,
+    pub updated_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+impl OutlookAccount {
+    /// Finds an account by Microsoft's (tenant id, object id), the only key ever used.
+    pub fn find_by_identity(
+        conn: &mut DbConnection,
+        tenant_id: &str,
+        object_id: &str,
+    ) -> Result<Option<OutlookAccount>, DbError> {
+        Ok(account::table
+            .filter(account::tenant_id.eq(tenant_id))
+            .filter(account::object_id.eq(object_id))
+            .select(OutlookAccount::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn insert(conn: &mut DbConnection, new: &NewOutlookAccount) -> Result<OutlookAccount, DbError> {
+        Ok(diesel::insert_into(account::table)
+            .values(new)
+            .returning(OutlookAccount::as_returning())
+            .get_result(conn)?)
+    }
+
+    pub fn refresh(conn: &mut DbConnection, id: i32, changes: &AccountRefresh) -> Result<(), DbError> {
+        diesel::update(account::table.find(id)).set(changes).execute(conn)?;
+        Ok(())
+    }
+
+    /// Deletes one of the user's accounts; returns false when the user has no such account.
+    pub fn delete_for_user(conn: &mut DbConnection, id: i32, user_id: i32) -> Result<bool, DbError> {
+        let deleted = diesel::delete(
+            account::table.filter(account::id.eq(id)).filter(account::user_id.eq(user_id)),
+        )
+        .execute(conn)?;
+        Ok(deleted == 1)
+    }
+}

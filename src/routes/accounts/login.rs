@@ -28,6 +28,18 @@ struct LoginPage {
     errors: FieldErrors,
 }
 
+impl LoginPage {
+    /// The Outlook button's target, carrying `next` along.
+    fn outlook_href(&self) -> String {
+        if self.next.is_empty() {
+            paths::OUTLOOK_LOGIN.to_owned()
+        } else {
+            let next: String = url::form_urlencoded::byte_serialize(self.next.as_bytes()).collect();
+            format!("{}?next={next}", paths::OUTLOOK_LOGIN)
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct LoginQuery {

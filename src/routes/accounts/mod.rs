@@ -2,6 +2,7 @@
 
 pub mod login;
 pub mod logout;
+pub mod outlook;
 pub mod password_change;
 pub mod profile;
 pub mod signup;

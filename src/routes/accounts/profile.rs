@@ -17,8 +17,33 @@ struct ProfilePage {
     page: PageContext,
     user: User,
     values: ProfileInput,
-    accounts: Vec<OutlookAccount>,
+    accounts: Vec<LinkedAccount>,
     errors: FieldErrors,
+}
+
+/// A linked Microsoft account as the profile page lists it.
+struct LinkedAccount {
+    id: i32,
+    display_name: String,
+    email: String,
+    /// "Personal" or "Work or school".
+    kind: &'static str,
+}
+
+impl From<OutlookAccount> for LinkedAccount {
+    fn from(account: OutlookAccount) -> Self {
+        let email = if account.email.is_empty() { account.preferred_username } else { account.email };
+        LinkedAccount {
+            id: account.id,
+            kind: crate::outlook::tenant_kind(&account.tenant_id),
+            display_name: account.display_name,
+            email,
+        }
+    }
+}
+
+fn linked(accounts: Vec<OutlookAccount>) -> Vec<LinkedAccount> {
+    accounts.into_iter().map(LinkedAccount::from).collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -59,7 +84,7 @@ pub async fn profile_page(
     let values = values_of(&user, &profile);
     render(
         StatusCode::OK,
-        &ProfilePage { page, user, values, accounts, errors: FieldErrors::new() },
+        &ProfilePage { page, user, values, accounts: linked(accounts), errors: FieldErrors::new() },
     )
 }
 
@@ -87,7 +112,7 @@ pub async fn update_profile(
             let accounts = state.db.run(move |conn| OutlookAccount::for_user(conn, &owner)).await?;
             render(
                 StatusCode::BAD_REQUEST,
-                &ProfilePage { page, user, values: form.input, accounts, errors },
+                &ProfilePage { page, user, values: form.input, accounts: linked(accounts), errors },
             )
         }
         Err(FormError::App(err)) => Err(err),
