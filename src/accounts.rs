@@ -3,12 +3,13 @@
 
 use secrecy::SecretString;
 
+use crate::auth::password::needs_rehash;
 use crate::auth::Passwords;
 use crate::db::models::{NewProfile, NewUser, SessionRow, User, UserProfile};
 use crate::db::{Database, DbError};
 use crate::domain::{
-    check_confirmation, check_password_rules, EmailAddress, FieldErrors, PasswordRules, ProfileForm,
-    Username,
+    check_confirmation, check_password_rules, EmailAddress, FieldErrors, PasswordRules,
+    ProfileForm, Username,
 };
 use crate::errors::AppError;
 
@@ -55,11 +56,18 @@ pub async fn register(
     let username = errors.take("username", Username::parse(&form.username));
     let email = errors.take("email", EmailAddress::parse(&form.email));
     let rules = PasswordRules {
-        username: username.as_ref().map_or(form.username.as_str(), Username::as_str),
-        email: email.as_ref().map_or(form.email.as_str(), EmailAddress::as_str),
+        username: username
+            .as_ref()
+            .map_or(form.username.as_str(), Username::as_str),
+        email: email
+            .as_ref()
+            .map_or(form.email.as_str(), EmailAddress::as_str),
     };
     errors.take("password1", check_password_rules(&form.password1, &rules));
-    errors.take("password2", check_confirmation(&form.password1, &form.password2));
+    errors.take(
+        "password2",
+        check_confirmation(&form.password1, &form.password2),
+    );
     let (Some(username), Some(email)) = (username, email) else {
         return Err(FormError::Invalid(errors));
     };
@@ -88,26 +96,36 @@ pub async fn register(
     let new_user = NewUser::new(username.into_inner(), email.into_inner(), hash);
     let created = db
         .write_transaction(move |conn| {
+            // The table has no unique index on the email address, and Django's has none either.
+            // So check again under the write lock, because a sign-up running at the same time
+            // may have taken the address while this one was hashing.
+            if User::email_taken(conn, &new_user.email, None)? {
+                return Ok(None);
+            }
             let user = User::insert(conn, &new_user)?;
             UserProfile::insert(conn, &NewProfile::empty(user.id))?;
-            Ok(user)
+            Ok(Some(user))
         })
         .await;
 
     match created {
-        Ok(user) => {
+        Ok(Some(user)) => {
             tracing::info!(user.id = user.id, "user signed up");
             Ok(user)
         }
+        Ok(None) => Err(FormError::field("email", EMAIL_TAKEN)),
         // Another sign-up took the name between the check and the insert.
         Err(DbError::UniqueViolation { .. }) => Err(FormError::field("username", USERNAME_TAKEN)),
         Err(other) => Err(other.into()),
     }
 }
 
-/// Finds the user by username, or else by an email address that exactly one active user has,
-/// and checks the password. Unknown users, wrong passwords and inactive users all return
-/// `None`, after the same Argon2 work.
+/// Finds the user whose username is `login` and the one active user whose email address is
+/// `login`, and checks the password against each, the username's owner first. Both lookups run
+/// because one user's username may be another user's email address, and the second user must
+/// still be able to log in with it. Unknown users, wrong passwords and inactive users all return `None`.
+/// An unknown login costs the same Argon2 work as a wrong password. A login that matches two
+/// users costs one Argon2 run per user.
 pub async fn authenticate(
     db: &Database,
     passwords: &Passwords,
@@ -115,29 +133,71 @@ pub async fn authenticate(
     password: SecretString,
 ) -> Result<Option<User>, AppError> {
     let login = login.trim().to_owned();
-    let user = db
+    let candidates = db
         .run(move |conn| {
+            let mut candidates: Vec<User> = Vec::new();
             if let Ok(username) = Username::parse(&login) {
-                if let Some(user) = User::find_by_username(conn, username.as_str())? {
-                    return Ok(Some(user));
+                candidates.extend(User::find_by_username(conn, username.as_str())?);
+            }
+            if let Ok(email) = EmailAddress::parse(&login) {
+                if let Some(user) = User::find_by_unique_email(conn, email.as_str())? {
+                    if candidates.iter().all(|candidate| candidate.id != user.id) {
+                        candidates.push(user);
+                    }
                 }
             }
-            match EmailAddress::parse(&login) {
-                Ok(email) => User::find_by_unique_email(conn, email.as_str()),
-                Err(_) => Ok(None),
-            }
+            Ok(candidates)
         })
         .await?;
 
-    let stored_hash = user.as_ref().map(|user| user.password.clone());
-    let verified = passwords.verify(password, stored_hash).await?;
-    let Some(user) = user.filter(|user| verified && user.is_active) else {
+    if candidates.is_empty() {
+        // Checks a dummy hash, so that an unknown login takes as long as a wrong password.
+        passwords.verify(password, None).await?;
+        return Ok(None);
+    }
+    let mut authenticated = None;
+    for candidate in candidates {
+        let verified = passwords
+            .verify(password.clone(), Some(candidate.password.clone()))
+            .await?;
+        if verified && candidate.is_active {
+            authenticated = Some(candidate);
+            break;
+        }
+    }
+    let Some(user) = authenticated else {
         return Ok(None);
     };
 
     let user_id = user.id;
-    db.run(move |conn| User::record_login(conn, user_id)).await?;
+    db.run(move |conn| User::record_login(conn, user_id))
+        .await?;
+    if needs_rehash(&user.password) {
+        upgrade_hash(db, passwords, user_id, password).await;
+    }
     Ok(Some(user))
+}
+
+/// Replaces a verified Django PBKDF2 hash with an Argon2 one made by [`Passwords::hash`], as
+/// Django does at log-in when its preferred hasher changes. A failure is logged and the log-in
+/// goes ahead, because the old hash still works.
+async fn upgrade_hash(db: &Database, passwords: &Passwords, user_id: i32, password: SecretString) {
+    let hash = match passwords.hash(password).await {
+        Ok(hash) => hash,
+        Err(error) => {
+            tracing::warn!(user.id = user_id, error = %error, "rehashing a password at log-in failed");
+            return;
+        }
+    };
+    match db
+        .run(move |conn| User::set_password(conn, user_id, &hash))
+        .await
+    {
+        Ok(()) => tracing::info!(user.id = user_id, "password hash upgraded to Argon2id"),
+        Err(error) => {
+            tracing::warn!(user.id = user_id, error = %error, "storing an upgraded password hash failed")
+        }
+    }
 }
 
 /// The password-change form's values.
@@ -156,9 +216,18 @@ pub async fn change_password(
     form: PasswordChange,
 ) -> Result<(), FormError> {
     let mut errors = FieldErrors::new();
-    let rules = PasswordRules { username: &user.username, email: &user.email };
-    errors.take("new_password1", check_password_rules(&form.new_password1, &rules));
-    errors.take("new_password2", check_confirmation(&form.new_password1, &form.new_password2));
+    let rules = PasswordRules {
+        username: &user.username,
+        email: &user.email,
+    };
+    errors.take(
+        "new_password1",
+        check_password_rules(&form.new_password1, &rules),
+    );
+    errors.take(
+        "new_password2",
+        check_confirmation(&form.new_password1, &form.new_password2),
+    );
 
     // A user who signed up with Outlook has no password yet and may set a first one.
     if user.has_usable_password() {
@@ -184,17 +253,27 @@ pub async fn change_password(
             SessionRow::delete_for_user(conn, user_id)
         })
         .await?;
-    tracing::info!(user.id = user_id, sessions_ended = ended, "password changed");
+    tracing::info!(
+        user.id = user_id,
+        sessions_ended = ended,
+        "password changed"
+    );
     Ok(())
 }
 
 /// Saves the profile form, refusing an email address that another user has.
-pub async fn update_profile(db: &Database, user: &User, form: ProfileForm) -> Result<(), FormError> {
+pub async fn update_profile(
+    db: &Database,
+    user: &User,
+    form: ProfileForm,
+) -> Result<(), FormError> {
     let user_id = user.id;
     let owner = user.clone();
     let result = db
         .write_transaction(move |conn| {
-            if !form.user.email.is_empty() && User::email_taken(conn, &form.user.email, Some(user_id))? {
+            if !form.user.email.is_empty()
+                && User::email_taken(conn, &form.user.email, Some(user_id))?
+            {
                 return Ok(false);
             }
             User::update(conn, user_id, &form.user)?;

@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "outlook-oauth-app", version, about = "Sign-up, sign-in and profile pages, with sign-in by Microsoft account")]
+#[command(
+    name = "outlook-oauth-app",
+    version,
+    about = "Sign-up, sign-in and profile pages, with sign-in by Microsoft account"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

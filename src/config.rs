@@ -75,7 +75,11 @@ impl Settings {
     /// Reads the settings through `lookup`, which returns a variable's value or `None`; tests
     /// pass a map here instead of changing the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut errors = Vec::new();
 
         let database_url = DatabaseUrl::parse(
@@ -88,7 +92,8 @@ impl Settings {
             .unwrap_or_else(|| "127.0.0.1:8000".to_owned())
             .parse::<SocketAddr>()
             .map_err(|_| {
-                errors.push("BIND_ADDRESS must be an address and port, such as 127.0.0.1:8000".into())
+                errors
+                    .push("BIND_ADDRESS must be an address and port, such as 127.0.0.1:8000".into())
             })
             .ok();
 
@@ -140,20 +145,28 @@ impl Settings {
             (None, None) => None,
         };
 
-        match (database_url, bind_address, public_url, secret_key, session_age) {
-            (Some(database_url), Some(bind_address), Some(public_url), Some(secret_key), Some(session_age))
-                if errors.is_empty() =>
-            {
-                Ok(Settings {
-                    database_url,
-                    bind_address,
-                    public_url,
-                    secret_key,
-                    session_age,
-                    outlook,
-                    trusted_proxies,
-                })
-            }
+        match (
+            database_url,
+            bind_address,
+            public_url,
+            secret_key,
+            session_age,
+        ) {
+            (
+                Some(database_url),
+                Some(bind_address),
+                Some(public_url),
+                Some(secret_key),
+                Some(session_age),
+            ) if errors.is_empty() => Ok(Settings {
+                database_url,
+                bind_address,
+                public_url,
+                secret_key,
+                session_age,
+                outlook,
+                trusted_proxies,
+            }),
             _ => Err(ConfigError(errors)),
         }
     }
@@ -174,11 +187,15 @@ fn outlook_settings(
         (None, None) => return None,
         (Some(id), Some(secret)) => (id, SecretString::from(secret)),
         (Some(_), None) => {
-            errors.push("OUTLOOK_CLIENT_SECRET is missing: set it together with OUTLOOK_CLIENT_ID".into());
+            errors.push(
+                "OUTLOOK_CLIENT_SECRET is missing: set it together with OUTLOOK_CLIENT_ID".into(),
+            );
             return None;
         }
         (None, Some(_)) => {
-            errors.push("OUTLOOK_CLIENT_ID is missing: set it together with OUTLOOK_CLIENT_SECRET".into());
+            errors.push(
+                "OUTLOOK_CLIENT_ID is missing: set it together with OUTLOOK_CLIENT_SECRET".into(),
+            );
             return None;
         }
     };
@@ -258,7 +275,9 @@ fn parse_base_url(name: &str, value: &str) -> Result<Url, String> {
     let url = Url::parse(value.trim_end_matches('/'))
         .map_err(|e| format!("{name} must be an absolute URL such as https://example.com ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("{name} must start with http:// or https:// and name a host"));
+        return Err(format!(
+            "{name} must start with http:// or https:// and name a host"
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("{name} must not have a query string or fragment"));
@@ -277,7 +296,9 @@ fn require_https_unless_loopback(name: &str, url: Url) -> Result<Url, String> {
     if url.scheme() == "https" || loopback {
         Ok(url)
     } else {
-        Err(format!("{name} must use https:// (plain http:// is allowed only for a loopback host)"))
+        Err(format!(
+            "{name} must use https:// (plain http:// is allowed only for a loopback host)"
+        ))
     }
 }
 
@@ -291,7 +312,9 @@ impl DatabaseUrl {
     pub fn parse(value: &str) -> Result<Self, String> {
         if let Some(path) = value.strip_prefix("sqlite://") {
             if path.is_empty() || path.contains('?') {
-                return Err("DATABASE_URL must be sqlite://PATH, for example sqlite://app.sqlite3".into());
+                return Err(
+                    "DATABASE_URL must be sqlite://PATH, for example sqlite://app.sqlite3".into(),
+                );
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
@@ -410,8 +433,10 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -439,7 +464,12 @@ mod tests {
         .expect_err("invalid");
 
         let text = err.to_string();
-        for name in ["DATABASE_URL", "BIND_ADDRESS", "PUBLIC_URL", "OUTLOOK_CLIENT_SECRET"] {
+        for name in [
+            "DATABASE_URL",
+            "BIND_ADDRESS",
+            "PUBLIC_URL",
+            "OUTLOOK_CLIENT_SECRET",
+        ] {
             assert!(text.contains(name), "{name} missing from: {text}");
         }
     }
@@ -453,8 +483,16 @@ mod tests {
 
     #[test]
     fn plain_http_authority_needs_loopback() {
-        let base = [KEY, ("OUTLOOK_CLIENT_ID", "id"), ("OUTLOOK_CLIENT_SECRET", "s")];
-        let remote = [&base[..], &[("OUTLOOK_AUTHORITY", "http://login.example.com")]].concat();
+        let base = [
+            KEY,
+            ("OUTLOOK_CLIENT_ID", "id"),
+            ("OUTLOOK_CLIENT_SECRET", "s"),
+        ];
+        let remote = [
+            &base[..],
+            &[("OUTLOOK_AUTHORITY", "http://login.example.com")],
+        ]
+        .concat();
         let local = [&base[..], &[("OUTLOOK_AUTHORITY", "http://127.0.0.1:9999")]].concat();
 
         assert!(settings(&remote).is_err());
@@ -474,7 +512,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("key file").permissions().mode();
+            let mode = std::fs::metadata(&path)
+                .expect("key file")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

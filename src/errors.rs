@@ -61,7 +61,9 @@ impl AppError {
                  Reload the page and submit the form again."
                     .into(),
             ),
-            AppError::LoginRequired { .. } => ("Sign-in required", "Log in to see this page.".into()),
+            AppError::LoginRequired { .. } => {
+                ("Sign-in required", "Log in to see this page.".into())
+            }
             AppError::BadRequest(message) => ("Bad request", message.clone()),
             AppError::PayloadTooLarge => (
                 "Request too large",
@@ -185,14 +187,21 @@ pub async fn error_pages(
         .map(|id| id.to_string())
         .unwrap_or_default();
     let fallback;
-    let app_error = res.response().error().and_then(|e| e.as_error::<AppError>());
+    let app_error = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>());
     let (title, message) = match app_error {
         Some(app_error) => {
             log_error(app_error, status);
             app_error.page_text()
         }
         None => {
-            let cause = res.response().error().map(|e| e.to_string()).unwrap_or_default();
+            let cause = res
+                .response()
+                .error()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             log_other(status, &cause);
             fallback = generic_error(status);
             (fallback.0, fallback.1.to_owned())
@@ -214,7 +223,10 @@ pub async fn error_pages(
 
     let (request, mut response) = res.into_parts();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     headers.remove(header::CONTENT_LENGTH);
     let response = response.set_body(BoxBody::new(body));
     Ok(ServiceResponse::new(request, response))
@@ -282,5 +294,58 @@ fn log_other(status: StatusCode, cause: &str) {
         tracing::error!(status = status.as_u16(), error = cause, "request failed");
     } else {
         tracing::info!(status = status.as_u16(), error = cause, "request rejected");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{test, web, App};
+
+    use super::*;
+
+    async fn failing() -> Result<HttpResponse, AppError> {
+        Err(AppError::Unexpected(anyhow::anyhow!(
+            "secret internal detail"
+        )))
+    }
+
+    #[actix_web::test]
+    async fn unexpected_error_renders_500_page_without_cause() {
+        let app = test::init_service(
+            App::new()
+                .route("/fail", web::get().to(failing))
+                .wrap(from_fn(error_pages)),
+        )
+        .await;
+
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/fail").to_request()).await;
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = String::from_utf8(test::read_body(response).await.to_vec()).expect("UTF-8");
+        assert!(body.contains("Something went wrong"));
+        assert!(body.contains("<nav"), "rendered outside the layout");
+        assert!(
+            !body.contains("secret internal detail"),
+            "the cause leaked into the page"
+        );
+    }
+
+    #[actix_web::test]
+    async fn login_required_redirects_with_next() {
+        let response = AppError::LoginRequired {
+            next: "/accounts/profile/?a=b".into(),
+        }
+        .error_response();
+
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok()),
+            Some("/accounts/login/?next=%2Faccounts%2Fprofile%2F%3Fa%3Db")
+        );
     }
 }

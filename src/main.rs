@@ -10,7 +10,10 @@ use outlook_oauth_app::{auth::Passwords, superuser, telemetry};
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(std::io::stdout, std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    telemetry::init(
+        std::io::stdout,
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    );
 
     // A missing .env file is normal; a malformed one is worth stopping for.
     if let Err(error) = dotenvy::dotenv() {
@@ -63,7 +66,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || migrator.migrate()).await??;
             let password = superuser::read_password()?;
             let passwords = Passwords::new(1);
-            let user = superuser::create_superuser(&db, &passwords, &username, &email, password).await?;
+            let user =
+                superuser::create_superuser(&db, &passwords, &username, &email, password).await?;
             println!("Superuser {} created (id {}).", user.username, user.id);
         }
     }

@@ -135,7 +135,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             .app_data(form_config())
             .app_data(query_config())
             .configure(routes::configure)
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+            }))
             .wrap(from_fn(error_pages))
             .wrap(from_fn(csrf_cookie))
             .wrap(sessions)
@@ -156,9 +158,9 @@ fn form_config() -> web::FormConfig {
         .error_handler(|err, _req| {
             let app_error = match err {
                 error::UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
-                error::UrlencodedError::ContentType => {
-                    AppError::BadRequest("Send the form as a browser does (application/x-www-form-urlencoded).".into())
-                }
+                error::UrlencodedError::ContentType => AppError::BadRequest(
+                    "Send the form as a browser does (application/x-www-form-urlencoded).".into(),
+                ),
                 other => AppError::BadRequest(format!("The form could not be read: {other}.")),
             };
             app_error.into()

@@ -15,8 +15,11 @@ pub fn read_password() -> anyhow::Result<(SecretString, SecretString)> {
         let password = SecretString::from(password);
         return Ok((password.clone(), password));
     }
-    let first = rpassword::prompt_password("Password: ")
-        .map_err(|e| anyhow::anyhow!("cannot read the password from the terminal ({e}); set {PASSWORD_VARIABLE} instead"))?;
+    let first = rpassword::prompt_password("Password: ").map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the password from the terminal ({e}); set {PASSWORD_VARIABLE} instead"
+        )
+    })?;
     let second = rpassword::prompt_password("Password (again): ")?;
     Ok((SecretString::from(first), SecretString::from(second)))
 }
@@ -31,15 +34,24 @@ pub async fn create_superuser(
 ) -> anyhow::Result<User> {
     let username = Username::parse(username).map_err(|e| anyhow::anyhow!("--username: {e}"))?;
     let email = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
-    let rules = PasswordRules { username: username.as_str(), email: email.as_str() };
-    check_new_password(&password.0, &password.1, &rules).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let rules = PasswordRules {
+        username: username.as_str(),
+        email: email.as_str(),
+    };
+    check_new_password(&password.0, &password.1, &rules)
+        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
 
     let name = username.to_string();
-    if db.run(move |conn| User::username_taken(conn, &name)).await? {
+    if db
+        .run(move |conn| User::username_taken(conn, &name))
+        .await?
+    {
         anyhow::bail!("--username: a user named {username} already exists");
     }
 
-    let hash = passwords.hash(SecretString::from(password.0.expose_secret().to_owned())).await?;
+    let hash = passwords
+        .hash(SecretString::from(password.0.expose_secret().to_owned()))
+        .await?;
     let mut new_user = NewUser::new(username.into_inner(), email.into_inner(), hash);
     new_user.is_staff = true;
     new_user.is_superuser = true;

@@ -112,13 +112,18 @@ impl FromRequest for Csrf {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let Some(state) = req.app_data::<actix_web::web::Data<crate::startup::AppState>>() else {
-            return ready(Err(AppError::unexpected("application state is missing").into()));
+            return ready(Err(
+                AppError::unexpected("application state is missing").into()
+            ));
         };
         let session_seed = TypedSession::of(req).csrf_seed();
-        let seed = session_seed.or_else(|| req.extensions().get::<CookieSeed>().map(|s| s.0.clone()));
+        let seed =
+            session_seed.or_else(|| req.extensions().get::<CookieSeed>().map(|s| s.0.clone()));
 
         ready(match seed {
-            Some(seed) => Ok(Csrf { token: state.csrf_key.token_for(&seed) }),
+            Some(seed) => Ok(Csrf {
+                token: state.csrf_key.token_for(&seed),
+            }),
             None => Err(AppError::unexpected("the CSRF middleware is not installed").into()),
         })
     }
@@ -140,7 +145,9 @@ mod tests {
 
     #[test]
     fn wrong_or_empty_token_fails() {
-        let csrf = Csrf { token: CsrfKey::new([1; 64]).token_for("seed") };
+        let csrf = Csrf {
+            token: CsrfKey::new([1; 64]).token_for("seed"),
+        };
 
         assert!(csrf.verify(csrf.token()).is_ok());
         assert!(csrf.verify("").is_err());

@@ -2,23 +2,34 @@
 //!
 //! Django stores an Argon2 hash as `argon2` followed by the PHC string, for example
 //! `argon2$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`. A hash that starts with `!` marks a
-//! user without a usable password and never verifies.
+//! user without a usable password and never verifies. Hashes made by Django's default hasher,
+//! `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`, verify too, so that users of the Django
+//! application keep their passwords, and [`needs_rehash`] marks them for an Argon2 hash.
 
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 /// Django's prefix for hashes made by its `Argon2PasswordHasher`.
 const DJANGO_ARGON2_PREFIX: &str = "argon2";
 
-/// Argon2id with m = 19 MiB, t = 2, p = 1: OWASP's recommended minimum and Django's default.
+/// Django's prefix for hashes made by its `PBKDF2PasswordHasher`, Django's default hasher.
+const DJANGO_PBKDF2_SHA256_PREFIX: &str = "pbkdf2_sha256$";
+
+/// Argon2id with m = 19 MiB, t = 2, p = 1: OWASP's recommended minimum. Django's
+/// `Argon2PasswordHasher` uses m = 100 MiB, t = 2, p = 8 (django/contrib/auth/hashers.py), and
+/// such hashes verify here too, because verification reads the parameters from the hash.
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(19_456, 2, 1, None).expect("the Argon2 parameters are valid constants");
+    let params =
+        Params::new(19_456, 2, 1, None).expect("the Argon2 parameters are valid constants");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -44,8 +55,10 @@ impl Passwords {
     pub fn new(max_concurrent: usize) -> Self {
         let mut random = [0u8; 24];
         OsRng.fill_bytes(&mut random);
-        let dummy_password = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, random);
-        let dummy_hash = hash_blocking(&dummy_password).expect("hashing a random password succeeds");
+        let dummy_password =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, random);
+        let dummy_hash =
+            hash_blocking(&dummy_password).expect("hashing a random password succeeds");
         Passwords {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             dummy_hash: dummy_hash.into(),
@@ -59,11 +72,14 @@ impl Passwords {
 
     /// Hashes a new password in Django's Argon2 format.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
-        self.run(move || hash_blocking(password.expose_secret())).await?
+        self.run(move || hash_blocking(password.expose_secret()))
+            .await?
     }
 
     /// Checks `password` against a stored Django hash. With `None` (no such user) it checks a
     /// dummy hash and returns false, taking the same time as a wrong password.
+    // NOTE: a stored PBKDF2 hash takes a different time to check than the Argon2 dummy, so a
+    // user whose hash Django made stays distinguishable by timing until their first log-in.
     pub async fn verify(
         &self,
         password: SecretString,
@@ -109,10 +125,20 @@ fn hash_blocking(password: &str) -> Result<String, PasswordError> {
     Ok(format!("{DJANGO_ARGON2_PREFIX}{phc}"))
 }
 
-/// Verifies against a Django hash. Hashers other than Argon2 do not verify yet.
+/// Returns whether `hash` was made by a hasher other than Argon2, so that the user should get an
+/// Argon2 hash the next time the password is known, at log-in. Argon2 hashes with other
+/// parameters are kept, because Django's defaults cost more than this application's.
+pub fn needs_rehash(hash: &str) -> bool {
+    hash.starts_with(DJANGO_PBKDF2_SHA256_PREFIX)
+}
+
+/// Verifies against a Django hash made by its Argon2 or PBKDF2-SHA256 hasher.
 fn verify_blocking(password: &str, django_hash: &str) -> bool {
-    // NOTE: Django's pbkdf2, bcrypt and scrypt hashes are not verified yet, so users whose hash
-    // Django made with them must reset their password.
+    // NOTE: Django's pbkdf2_sha1, bcrypt and scrypt hashes are not verified, so users whose hash
+    // Django made with them cannot log in with their password.
+    if let Some(encoded) = django_hash.strip_prefix(DJANGO_PBKDF2_SHA256_PREFIX) {
+        return verify_pbkdf2_sha256(password, encoded);
+    }
     let Some(phc) = django_hash.strip_prefix(DJANGO_ARGON2_PREFIX) else {
         return false;
     };
@@ -120,7 +146,51 @@ fn verify_blocking(password: &str, django_hash: &str) -> bool {
         return false;
     };
     // The parameters come from the stored hash, so hashes made with other costs still verify.
-    argon2().verify_password(password.as_bytes(), &parsed).is_ok()
+    argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// Verifies `<iterations>$<salt>$<base64 hash>`, the part of a Django `pbkdf2_sha256` hash after
+/// the algorithm name. Django derives 32 bytes from the UTF-8 password and salt.
+fn verify_pbkdf2_sha256(password: &str, encoded: &str) -> bool {
+    let mut parts = encoded.splitn(3, '$');
+    let (Some(iterations), Some(salt), Some(expected)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Some(iterations) = iterations.parse::<u32>().ok().filter(|&count| count > 0) else {
+        return false;
+    };
+    let Ok(expected) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, expected)
+    else {
+        return false;
+    };
+    let derived = pbkdf2_hmac_sha256(password.as_bytes(), salt.as_bytes(), iterations);
+    derived.as_slice().ct_eq(&expected).into()
+}
+
+/// Derives the first 32-byte block of PBKDF2 with HMAC-SHA256 (RFC 8018, section 5.2), which is
+/// the whole key for Django's `pbkdf2_sha256`.
+fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let keyed =
+        <Hmac<Sha256> as Mac>::new_from_slice(password).expect("HMAC accepts keys of any length");
+
+    let mut first = keyed.clone();
+    first.update(salt);
+    first.update(&1u32.to_be_bytes());
+    let mut block: [u8; 32] = first.finalize().into_bytes().into();
+    let mut derived = block;
+
+    for _ in 1..iterations {
+        let mut next = keyed.clone();
+        next.update(&block);
+        block = next.finalize().into_bytes().into();
+        for (byte, mixed) in derived.iter_mut().zip(block) {
+            *byte ^= mixed;
+        }
+    }
+    derived
 }
 
 /// Django's unusable password: `!` followed by random characters, never matched by any input.
@@ -143,19 +213,32 @@ mod tests {
     async fn hash_is_in_django_argon2_format() {
         let passwords = Passwords::new(1);
 
-        let hash = passwords.hash(secret("violet-lantern-88")).await.expect("hash");
+        let hash = passwords
+            .hash(secret("violet-lantern-88"))
+            .await
+            .expect("hash");
 
-        assert!(hash.starts_with("argon2$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("argon2$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert_eq!(hash.split('$').count(), 6);
     }
 
     #[tokio::test]
     async fn right_password_verifies_and_wrong_does_not() {
         let passwords = Passwords::new(1);
-        let hash = passwords.hash(secret("violet-lantern-88")).await.expect("hash");
+        let hash = passwords
+            .hash(secret("violet-lantern-88"))
+            .await
+            .expect("hash");
 
-        let right = passwords.verify(secret("violet-lantern-88"), Some(hash.clone())).await;
-        let wrong = passwords.verify(secret("violet-lantern-89"), Some(hash)).await;
+        let right = passwords
+            .verify(secret("violet-lantern-88"), Some(hash.clone()))
+            .await;
+        let wrong = passwords
+            .verify(secret("violet-lantern-89"), Some(hash))
+            .await;
 
         assert!(right.expect("verify"));
         assert!(!wrong.expect("verify"));
@@ -165,7 +248,10 @@ mod tests {
     async fn unknown_user_and_unusable_password_never_verify() {
         let passwords = Passwords::new(1);
 
-        let unknown = passwords.verify(secret("anything"), None).await.expect("verify");
+        let unknown = passwords
+            .verify(secret("anything"), None)
+            .await
+            .expect("verify");
         let unusable = passwords
             .verify(secret("anything"), Some(unusable_password()))
             .await
@@ -173,6 +259,57 @@ mod tests {
 
         assert!(!unknown);
         assert!(!unusable);
+    }
+
+    #[test]
+    fn pbkdf2_matches_known_vectors() {
+        // PBKDF2-HMAC-SHA256 of "password" with salt "salt", as Python's hashlib.pbkdf2_hmac
+        // computes it.
+        let one = pbkdf2_hmac_sha256(b"password", b"salt", 1);
+        let many = pbkdf2_hmac_sha256(b"password", b"salt", 4096);
+
+        assert_eq!(
+            hex(&one),
+            "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b"
+        );
+        assert_eq!(
+            hex(&many),
+            "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
+        );
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn django_pbkdf2_hash_verifies() {
+        let hash = "pbkdf2_sha256$1000$hJ3kQv9Zt2XcWm8rNpL4aB$bcjFiEv01dGZnpY6kmoNX/4ppLvXcSHBHLQk6zdTeeE=";
+
+        assert!(verify_blocking("violet-lantern-88-orbit", hash));
+        assert!(!verify_blocking("violet-lantern-88-orbiT", hash));
+        assert!(!verify_blocking(
+            "violet-lantern-88-orbit",
+            "pbkdf2_sha256$0$salt$AAAA"
+        ));
+        assert!(!verify_blocking(
+            "violet-lantern-88-orbit",
+            "pbkdf2_sha256$1000$salt"
+        ));
+        assert!(needs_rehash(hash));
+    }
+
+    #[tokio::test]
+    async fn argon2_hashes_need_no_rehash() {
+        let hash = Passwords::new(1)
+            .hash(secret("violet-lantern-88"))
+            .await
+            .expect("hash");
+        let django_default = "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+
+        assert!(!needs_rehash(&hash));
+        assert!(!needs_rehash(django_default));
+        assert!(!needs_rehash(&unusable_password()));
     }
 
     #[test]

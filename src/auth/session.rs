@@ -116,7 +116,11 @@ impl SessionStore for DbSessionStore {
         })
     }
 
-    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        ttl: &Duration,
+    ) -> Result<(), anyhow::Error> {
         let key = session_key.as_ref().to_owned();
         let expire_date = expiry(ttl);
         self.db
@@ -127,7 +131,9 @@ impl SessionStore for DbSessionStore {
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
         let key = session_key.as_ref().to_owned();
-        self.db.run(move |conn| SessionRow::delete(conn, &key)).await?;
+        self.db
+            .run(move |conn| SessionRow::delete(conn, &key))
+            .await?;
         Ok(())
     }
 }
@@ -140,7 +146,9 @@ pub async fn purge_expired_sessions(db: Database) {
         match db.run(SessionRow::purge_expired).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "purged expired sessions"),
-            Err(error) => tracing::warn!(error = %error_chain(&error), "purging expired sessions failed"),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "purging expired sessions failed")
+            }
         }
     }
 }
@@ -192,7 +200,9 @@ impl TypedSession {
 
     /// Takes the started sign-in out of the session, so that its state is used once only.
     pub fn take_outlook_flow(&self) -> Option<crate::outlook::FlowState> {
-        self.0.remove_as::<crate::outlook::FlowState>(OUTLOOK_FLOW)?.ok()
+        self.0
+            .remove_as::<crate::outlook::FlowState>(OUTLOOK_FLOW)?
+            .ok()
     }
 
     /// Deletes the session's row and its cookie.

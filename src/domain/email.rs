@@ -27,7 +27,9 @@ impl EmailAddress {
             return Err("Enter a valid email address, such as name@example.com.".into());
         };
         if !domain.contains('.') {
-            return Err("Enter an email address with a full domain, such as name@example.com.".into());
+            return Err(
+                "Enter an email address with a full domain, such as name@example.com.".into(),
+            );
         }
 
         Ok(EmailAddress(format!("{local}@{}", domain.to_lowercase())))
@@ -70,7 +72,15 @@ mod tests {
 
     #[test]
     fn invalid_addresses_are_rejected() {
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "Ann <a@example.com>"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "Ann <a@example.com>",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -36,7 +36,10 @@ pub fn check_new_password(
 /// Checks that the confirmation field repeats the new password; returns the message to show
 /// beside the confirmation field. A blank new password is reported by
 /// [`check_password_rules`], so it is not also called a mismatch here.
-pub fn check_confirmation(password: &SecretString, confirmation: &SecretString) -> Result<(), String> {
+pub fn check_confirmation(
+    password: &SecretString,
+    confirmation: &SecretString,
+) -> Result<(), String> {
     let password = password.expose_secret();
     let confirmation = confirmation.expose_secret();
     if confirmation.is_empty() {
@@ -50,7 +53,10 @@ pub fn check_confirmation(password: &SecretString, confirmation: &SecretString) 
 
 /// Checks a new password against the length, similarity and strength rules; returns the message
 /// to show beside the new-password field, naming the rule that failed.
-pub fn check_password_rules(password: &SecretString, rules: &PasswordRules<'_>) -> Result<(), String> {
+pub fn check_password_rules(
+    password: &SecretString,
+    rules: &PasswordRules<'_>,
+) -> Result<(), String> {
     let password = password.expose_secret();
     let length = password.chars().count();
 
@@ -150,7 +156,10 @@ mod tests {
 
     fn check(password: &str) -> Result<(), String> {
         let secret = SecretString::from(password.to_owned());
-        let rules = PasswordRules { username: "margaret", email: "maggie.smith@example.com" };
+        let rules = PasswordRules {
+            username: "margaret",
+            email: "maggie.smith@example.com",
+        };
         check_new_password(&secret, &secret.clone(), &rules)
     }
 
@@ -161,7 +170,10 @@ mod tests {
 
     #[test]
     fn mismatched_confirmation_is_rejected() {
-        let rules = PasswordRules { username: "a", email: "" };
+        let rules = PasswordRules {
+            username: "a",
+            email: "",
+        };
         let result = check_new_password(
             &SecretString::from("tangerine-orbit-92".to_owned()),
             &SecretString::from("tangerine-orbit-93".to_owned()),
@@ -177,8 +189,15 @@ mod tests {
         let blank = SecretString::from(String::new());
 
         assert_eq!(check_confirmation(&password, &password.clone()), Ok(()));
-        assert_eq!(check_confirmation(&password, &blank), Err("This field is required.".into()));
-        assert_eq!(check_confirmation(&blank, &password), Ok(()), "blank password is not a mismatch");
+        assert_eq!(
+            check_confirmation(&password, &blank),
+            Err("This field is required.".into())
+        );
+        assert_eq!(
+            check_confirmation(&blank, &password),
+            Ok(()),
+            "blank password is not a mismatch"
+        );
     }
 
     #[test]

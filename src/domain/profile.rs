@@ -76,7 +76,11 @@ impl ProfileForm {
                 Some(mobile_phone),
                 Some(time_zone),
             ) if errors.is_empty() => Ok(ProfileForm {
-                user: UserChanges { first_name, last_name, email },
+                user: UserChanges {
+                    first_name,
+                    last_name,
+                    email,
+                },
                 profile: ProfileChanges {
                     bio,
                     job_title,
@@ -94,11 +98,11 @@ impl ProfileForm {
 /// Digits with the usual separators and an optional leading `+`.
 fn parse_phone(value: &str) -> Result<String, String> {
     let phone = check_text(value, PHONE)?;
-    let valid_chars = phone
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')') || (c == '+' && i == 0));
-    if !phone.is_empty() && (!valid_chars || phone.chars().filter(char::is_ascii_digit).count() < 3) {
+    let valid_chars = phone.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')') || (c == '+' && i == 0)
+    });
+    if !phone.is_empty() && (!valid_chars || phone.chars().filter(char::is_ascii_digit).count() < 3)
+    {
         return Err("Enter a phone number of digits, such as +1 425 555 0100.".into());
     }
     Ok(phone)
@@ -141,16 +145,22 @@ mod tests {
 
     #[test]
     fn unknown_time_zone_is_rejected() {
-        let errors = ProfileForm::parse(&ProfileInput { time_zone: "Mars/Olympus".into(), ..input() })
-            .expect_err("invalid");
+        let errors = ProfileForm::parse(&ProfileInput {
+            time_zone: "Mars/Olympus".into(),
+            ..input()
+        })
+        .expect_err("invalid");
 
         assert!(errors.has("time_zone"));
     }
 
     #[test]
     fn blank_time_zone_means_utc() {
-        let form = ProfileForm::parse(&ProfileInput { time_zone: String::new(), ..input() })
-            .expect("valid");
+        let form = ProfileForm::parse(&ProfileInput {
+            time_zone: String::new(),
+            ..input()
+        })
+        .expect("valid");
 
         assert_eq!(form.profile.time_zone, "UTC");
     }

@@ -12,15 +12,25 @@ pub struct TextRule {
 
 impl TextRule {
     pub const fn line(max_chars: usize) -> Self {
-        TextRule { max_chars, required: false, multiline: false }
+        TextRule {
+            max_chars,
+            required: false,
+            multiline: false,
+        }
     }
 
     pub const fn required(self) -> Self {
-        TextRule { required: true, ..self }
+        TextRule {
+            required: true,
+            ..self
+        }
     }
 
     pub const fn multiline(self) -> Self {
-        TextRule { multiline: true, ..self }
+        TextRule {
+            multiline: true,
+            ..self
+        }
     }
 }
 
@@ -54,8 +64,11 @@ pub fn check_text(value: &str, rule: TextRule) -> Result<String, String> {
     Ok(value.replace("\r\n", "\n"))
 }
 
-/// Control characters, and the invisible formatting characters used to disguise text (zero-width
-/// spaces and joiners, bidirectional overrides, the byte-order mark, the soft hyphen).
+/// Control characters, and the invisible characters used to disguise text: zero-width spaces and
+/// joiners, bidirectional overrides, the byte-order mark, the soft hyphen, and the tag characters.
+/// Also the blank characters that Unicode classes as letters or symbols (the Hangul fillers, the
+/// blank Braille pattern), because usernames allow letters and "ada" followed by U+3164 reads
+/// as "ada".
 fn is_forbidden(c: char, multiline: bool) -> bool {
     if multiline && matches!(c, '\n' | '\r' | '\t') {
         return false;
@@ -63,12 +76,15 @@ fn is_forbidden(c: char, multiline: bool) -> bool {
     c.is_control()
         || matches!(c,
             '\u{00AD}' | '\u{061C}' | '\u{180E}'
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}'
+            | '\u{2800}'
             | '\u{200B}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
             | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{206F}'
             | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}')
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}')
 }
 
 #[cfg(test)]
@@ -89,8 +105,21 @@ mod tests {
 
     #[test]
     fn control_and_invisible_characters_are_rejected() {
-        for bad in ["a\u{0}b", "a\u{7}b", "a\u{200B}b", "a\u{202E}b", "a\u{FEFF}b", "a\nb"] {
-            assert!(check_text(bad, TextRule::line(50)).is_err(), "{bad:?} accepted");
+        for bad in [
+            "a\u{0}b",
+            "a\u{7}b",
+            "a\u{200B}b",
+            "a\u{202E}b",
+            "a\u{FEFF}b",
+            "a\nb",
+            "a\u{3164}",
+            "a\u{2800}b",
+            "a\u{E0041}",
+        ] {
+            assert!(
+                check_text(bad, TextRule::line(50)).is_err(),
+                "{bad:?} accepted"
+            );
         }
     }
 

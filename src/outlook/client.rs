@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreGenderClaim,
-    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    reqwest, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, HttpClientError, IdToken, IdTokenClaims, IdTokenVerifier, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
+    reqwest, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
+    CsrfToken, HttpClientError, IdToken, IdTokenClaims, IdTokenVerifier, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+    Scope, SignatureVerificationError, TokenResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,28 @@ type MicrosoftIdToken = IdToken<
     CoreGenderClaim,
     CoreJweContentEncryptionAlgorithm,
     CoreJwsSigningAlgorithm,
+>;
+
+/// The openidconnect client as built from discovery: authorize endpoint set, token and user
+/// info endpoints set when discovery lists them.
+type DiscoveredClient = openidconnect::Client<
+    openidconnect::EmptyAdditionalClaims,
+    openidconnect::core::CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreAuthPrompt,
+    openidconnect::StandardErrorResponse<CoreErrorResponseType>,
+    openidconnect::core::CoreTokenResponse,
+    openidconnect::core::CoreTokenIntrospectionResponse,
+    openidconnect::core::CoreRevocableToken,
+    openidconnect::core::CoreRevocationErrorResponse,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
 >;
 
 /// What the site keeps in the server-side session between the redirect to Microsoft and the
@@ -170,7 +192,10 @@ impl OutlookClient {
             },
             http,
             provider: OnceCell::new(),
-            keys: Mutex::new(KeyCache { keys: None, refreshed_for_unknown_key: None }),
+            keys: Mutex::new(KeyCache {
+                keys: None,
+                refreshed_for_unknown_key: None,
+            }),
         })
     }
 
@@ -208,7 +233,11 @@ impl OutlookClient {
 
     /// Redeems the authorization code and verifies the ID token: signature (RS256 only),
     /// audience, expiry and issue time, nonce, issuer and tenant.
-    pub async fn finish(&self, flow: &FlowState, code: &str) -> Result<VerifiedSignIn, OutlookError> {
+    pub async fn finish(
+        &self,
+        flow: &FlowState,
+        code: &str,
+    ) -> Result<VerifiedSignIn, OutlookError> {
         let provider = self.provider().await?;
         let client = self.client(&provider);
 
@@ -216,11 +245,16 @@ impl OutlookClient {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| OutlookError::BadProviderResponse(format!("no token endpoint: {e}")))?
             .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()));
-        let response = request.request_async(&self.http).await.map_err(token_error)?;
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(token_error)?;
 
         let raw_id_token = response
             .id_token()
-            .ok_or_else(|| OutlookError::InvalidIdToken("the token response has no ID token".into()))?
+            .ok_or_else(|| {
+                OutlookError::InvalidIdToken("the token response has no ID token".into())
+            })?
             .to_string();
         let id_token: MicrosoftIdToken = raw_id_token
             .parse()
@@ -247,32 +281,13 @@ impl OutlookClient {
         Ok(VerifiedSignIn { identity, tokens })
     }
 
-    fn client(
-        &self,
-        provider: &Provider,
-    ) -> openidconnect::Client<
-        openidconnect::EmptyAdditionalClaims,
-        openidconnect::core::CoreAuthDisplay,
-        CoreGenderClaim,
-        CoreJweContentEncryptionAlgorithm,
-        openidconnect::core::CoreJsonWebKey,
-        openidconnect::core::CoreAuthPrompt,
-        openidconnect::StandardErrorResponse<CoreErrorResponseType>,
-        openidconnect::core::CoreTokenResponse,
-        openidconnect::core::CoreTokenIntrospectionResponse,
-        openidconnect::core::CoreRevocableToken,
-        openidconnect::core::CoreRevocationErrorResponse,
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    > {
+    fn client(&self, provider: &Provider) -> DiscoveredClient {
         CoreClient::from_provider_metadata(
             provider.metadata.clone(),
             self.client_id.clone(),
-            Some(ClientSecret::new(self.client_secret.expose_secret().to_owned())),
+            Some(ClientSecret::new(
+                self.client_secret.expose_secret().to_owned(),
+            )),
         )
         .set_redirect_uri(self.redirect_uri.clone())
     }
@@ -307,10 +322,17 @@ impl OutlookClient {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<T, OutlookError> {
-        let response = self.http.get(url.clone()).send().await.map_err(request_error)?;
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(request_error)?;
         let status = response.status();
         if !status.is_success() {
-            return Err(OutlookError::BadProviderResponse(format!("{url} answered {status}")));
+            return Err(OutlookError::BadProviderResponse(format!(
+                "{url} answered {status}"
+            )));
         }
         let body = response.bytes().await.map_err(request_error)?;
         serde_json::from_slice(&body)
@@ -341,7 +363,10 @@ impl OutlookClient {
         }
 
         let keys: CoreJsonWebKeySet = self.get_json(provider.metadata.jwks_uri().url()).await?;
-        tracing::info!(keys = keys.keys().len(), "fetched the identity platform's signing keys");
+        tracing::info!(
+            keys = keys.keys().len(),
+            "fetched the identity platform's signing keys"
+        );
         cache.keys = Some(keys.clone());
         Ok(Some(keys))
     }
@@ -367,13 +392,16 @@ impl OutlookClient {
         // Microsoft rotates its keys: an unknown key id is worth one fresh look at the set.
         let Some(keys) = self.signing_keys(provider, true).await? else {
             return Err(OutlookError::InvalidIdToken(
-                "signed with an unknown key, and the key set was refreshed less than a minute ago".into(),
+                "signed with an unknown key, and the key set was refreshed less than a minute ago"
+                    .into(),
             ));
         };
         id_token
             .claims(&self.verifier(provider, keys), nonce)
             .cloned()
-            .map_err(|e| OutlookError::InvalidIdToken(format!("{e} (after refreshing the key set)")))
+            .map_err(|e| {
+                OutlookError::InvalidIdToken(format!("{e} (after refreshing the key set)"))
+            })
     }
 
     fn verifier(
@@ -408,10 +436,14 @@ impl OutlookClient {
     ) -> Result<Identity, OutlookError> {
         let extra = claims.additional_claims();
         let (Some(tid), Some(oid)) = (extra.tid.clone(), extra.oid.clone()) else {
-            return Err(OutlookError::InvalidIdToken("the tid or oid claim is missing".into()));
+            return Err(OutlookError::InvalidIdToken(
+                "the tid or oid claim is missing".into(),
+            ));
         };
         if tid.is_empty() || oid.is_empty() || tid.len() > 64 || oid.len() > 64 {
-            return Err(OutlookError::InvalidIdToken("the tid or oid claim is malformed".into()));
+            return Err(OutlookError::InvalidIdToken(
+                "the tid or oid claim is malformed".into(),
+            ));
         }
 
         let expected_issuer = provider.issuer.replace("{tenantid}", &tid);
@@ -428,9 +460,22 @@ impl OutlookClient {
             tenant_id: tid,
             object_id: oid,
             name: text(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str())),
-            given_name: text(claims.given_name().and_then(|n| n.get(None)).map(|n| n.as_str())),
-            family_name: text(claims.family_name().and_then(|n| n.get(None)).map(|n| n.as_str())),
-            email: claims.email().map(|e| e.as_str().to_owned()).filter(|e| !e.is_empty()),
+            given_name: text(
+                claims
+                    .given_name()
+                    .and_then(|n| n.get(None))
+                    .map(|n| n.as_str()),
+            ),
+            family_name: text(
+                claims
+                    .family_name()
+                    .and_then(|n| n.get(None))
+                    .map(|n| n.as_str()),
+            ),
+            email: claims
+                .email()
+                .map(|e| e.as_str().to_owned())
+                .filter(|e| !e.is_empty()),
             preferred_username: text(claims.preferred_username().map(|u| u.as_str())),
         })
     }
@@ -447,7 +492,9 @@ fn check_endpoint(url: &Url) -> Result<(), OutlookError> {
     if url.scheme() == "https" || loopback {
         Ok(())
     } else {
-        Err(OutlookError::BadProviderResponse(format!("endpoint {url} does not use https")))
+        Err(OutlookError::BadProviderResponse(format!(
+            "endpoint {url} does not use https"
+        )))
     }
 }
 
@@ -491,7 +538,9 @@ fn token_error(
         }
         RequestTokenError::Request(HttpClientError::Reqwest(inner)) => request_error(*inner),
         RequestTokenError::Request(other) => OutlookError::Unreachable(describe(&other)),
-        RequestTokenError::Parse(e, _) => OutlookError::BadProviderResponse(format!("token response: {e}")),
+        RequestTokenError::Parse(e, _) => {
+            OutlookError::BadProviderResponse(format!("token response: {e}"))
+        }
         RequestTokenError::Other(text) => OutlookError::TokenEndpointError(text),
     }
 }

@@ -40,14 +40,29 @@ struct SealedTokens {
     scopes: String,
 }
 
-fn seal(cipher: &TokenCipher, tenant_id: &str, object_id: &str, tokens: &IssuedTokens) -> SealedTokens {
+fn seal(
+    cipher: &TokenCipher,
+    tenant_id: &str,
+    object_id: &str,
+    tokens: &IssuedTokens,
+) -> SealedTokens {
     use secrecy::ExposeSecret;
 
     let context = |column: &str| format!("{tenant_id}/{object_id}/{column}");
-    let refresh = tokens.refresh_token.as_ref().map(|t| t.expose_secret()).unwrap_or_default();
-    let expiry = tokens.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let refresh = tokens
+        .refresh_token
+        .as_ref()
+        .map(|t| t.expose_secret())
+        .unwrap_or_default();
+    let expiry = tokens
+        .expires_at
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default();
     SealedTokens {
-        access_token: cipher.seal(tokens.access_token.expose_secret(), &context("access_token")),
+        access_token: cipher.seal(
+            tokens.access_token.expose_secret(),
+            &context("access_token"),
+        ),
         refresh_token: cipher.seal(refresh, &context("refresh_token")),
         token_expires_at: cipher.seal(&expiry, &context("token_expires_at")),
         scopes: cipher.seal(&tokens.scopes.join(" "), &context("scopes")),
@@ -108,7 +123,9 @@ fn free_username(conn: &mut DbConnection, preferred_username: &str) -> Result<St
         .filter(|&c| c.is_alphanumeric() || matches!(c, '_' | '.' | '+' | '-'))
         .take(140)
         .collect();
-    base = Username::parse(&base).map(Username::into_inner).unwrap_or_default();
+    base = Username::parse(&base)
+        .map(Username::into_inner)
+        .unwrap_or_default();
     if base.is_empty() {
         base = "outlook-user".to_owned();
     }
@@ -130,7 +147,10 @@ fn free_username(conn: &mut DbConnection, preferred_username: &str) -> Result<St
 fn names(signin: &VerifiedSignIn) -> (String, String) {
     let identity = &signin.identity;
     if !identity.given_name.is_empty() || !identity.family_name.is_empty() {
-        return (clean(&identity.given_name, 150), clean(&identity.family_name, 150));
+        return (
+            clean(&identity.given_name, 150),
+            clean(&identity.family_name, 150),
+        );
     }
     match identity.name.trim().rsplit_once(' ') {
         Some((first, last)) => (clean(first, 150), clean(last, 150)),
@@ -144,12 +164,20 @@ fn sign_in_once(
     signin: &VerifiedSignIn,
 ) -> Result<SignInOutcome, DbError> {
     let identity = &signin.identity;
-    let sealed = seal(cipher, &identity.tenant_id, &identity.object_id, &signin.tokens);
+    let sealed = seal(
+        cipher,
+        &identity.tenant_id,
+        &identity.object_id,
+        &signin.tokens,
+    );
 
-    if let Some(account) = OutlookAccount::find_by_identity(conn, &identity.tenant_id, &identity.object_id)? {
+    if let Some(account) =
+        OutlookAccount::find_by_identity(conn, &identity.tenant_id, &identity.object_id)?
+    {
         OutlookAccount::refresh(conn, account.id, &refresh_of(signin, sealed))?;
         User::record_login(conn, account.user_id)?;
-        let user = User::find(conn, account.user_id)?.ok_or(DbError::Query(diesel::result::Error::NotFound))?;
+        let user = User::find(conn, account.user_id)?
+            .ok_or(DbError::Query(diesel::result::Error::NotFound))?;
         return Ok(SignInOutcome::Existing(user));
     }
 
@@ -169,7 +197,11 @@ fn sign_in_once(
 
     let mut new_user = NewUser::new(
         username,
-        if email_in_use { String::new() } else { email.unwrap_or_default() },
+        if email_in_use {
+            String::new()
+        } else {
+            email.unwrap_or_default()
+        },
         unusable_password(),
     );
     new_user.first_name = first_name;
@@ -191,7 +223,10 @@ pub async fn sign_in(
     let signin = std::sync::Arc::new(signin);
     for attempt in 0..2 {
         let (cipher, signin) = (cipher.clone(), std::sync::Arc::clone(&signin));
-        match db.write_transaction(move |conn| sign_in_once(conn, &cipher, &signin)).await {
+        match db
+            .write_transaction(move |conn| sign_in_once(conn, &cipher, &signin))
+            .await
+        {
             Ok(outcome) => return Ok(outcome),
             // A simultaneous first sign-in of the same account won the insert: the second try
             // finds its row and signs in to the same user.
@@ -199,7 +234,9 @@ pub async fn sign_in(
             Err(other) => return Err(other.into()),
         }
     }
-    Err(AppError::unexpected("signing in with Outlook kept colliding with another sign-in"))
+    Err(AppError::unexpected(
+        "signing in with Outlook kept colliding with another sign-in",
+    ))
 }
 
 /// Links a verified identity to `user_id`, or refreshes it when it is linked to them already.
@@ -213,8 +250,14 @@ pub async fn link(
     let result = db
         .write_transaction(move |conn| {
             let identity = &signin.identity;
-            let sealed = seal(&cipher, &identity.tenant_id, &identity.object_id, &signin.tokens);
-            match OutlookAccount::find_by_identity(conn, &identity.tenant_id, &identity.object_id)? {
+            let sealed = seal(
+                &cipher,
+                &identity.tenant_id,
+                &identity.object_id,
+                &signin.tokens,
+            );
+            match OutlookAccount::find_by_identity(conn, &identity.tenant_id, &identity.object_id)?
+            {
                 Some(account) if account.user_id == user_id => {
                     OutlookAccount::refresh(conn, account.id, &refresh_of(&signin, sealed))?;
                     Ok(true)
@@ -230,13 +273,19 @@ pub async fn link(
 
     match result {
         Ok(true) => Ok(()),
-        Ok(false) | Err(DbError::UniqueViolation { .. }) => Err(AppError::Outlook(OutlookError::AlreadyLinked)),
+        Ok(false) | Err(DbError::UniqueViolation { .. }) => {
+            Err(AppError::Outlook(OutlookError::AlreadyLinked))
+        }
         Err(other) => Err(other.into()),
     }
 }
 
 /// Unlinks one of the user's accounts unless it is their last way to sign in.
-pub async fn unlink(db: &Database, user: &User, account_id: i32) -> Result<Result<(), UnlinkRefusal>, AppError> {
+pub async fn unlink(
+    db: &Database,
+    user: &User,
+    account_id: i32,
+) -> Result<Result<(), UnlinkRefusal>, AppError> {
     let owner = user.clone();
     Ok(db
         .write_transaction(move |conn| {

@@ -32,7 +32,9 @@ impl TokenCipher {
     /// Builds the cipher from the first 32 bytes of a purpose-bound key.
     pub fn new(key: &[u8; 64]) -> Self {
         let key = Key::<Aes256Gcm>::from_slice(&key[..32]);
-        TokenCipher { cipher: Aes256Gcm::new(key) }
+        TokenCipher {
+            cipher: Aes256Gcm::new(key),
+        }
     }
 
     /// Seals `plaintext`; `context` names where it will be stored, such as
@@ -41,7 +43,13 @@ impl TokenCipher {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = self
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
 
         let mut bytes = nonce.to_vec();
@@ -51,8 +59,12 @@ impl TokenCipher {
 
     /// Opens a value sealed with the same key and `context`.
     pub fn open(&self, sealed: &str, context: &str) -> Result<SecretString, SealError> {
-        let encoded = sealed.strip_prefix(VERSION_PREFIX).ok_or(SealError::Malformed)?;
-        let bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| SealError::Malformed)?;
+        let encoded = sealed
+            .strip_prefix(VERSION_PREFIX)
+            .ok_or(SealError::Malformed)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| SealError::Malformed)?;
         if bytes.len() < NONCE_BYTES {
             return Err(SealError::Malformed);
         }
@@ -60,7 +72,13 @@ impl TokenCipher {
         let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
         let plaintext = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| SealError::WrongKeyOrContext)?;
         let text = String::from_utf8(plaintext).map_err(|_| SealError::Malformed)?;
         Ok(SecretString::from(text))
@@ -96,8 +114,14 @@ mod tests {
     fn other_key_or_context_does_not_open() {
         let sealed = TokenCipher::new(&[7; 64]).seal("secret", "row-1/access_token");
 
-        assert!(TokenCipher::new(&[8; 64]).open(&sealed, "row-1/access_token").is_err());
-        assert!(TokenCipher::new(&[7; 64]).open(&sealed, "row-2/access_token").is_err());
-        assert!(TokenCipher::new(&[7; 64]).open("v1:bad", "row-1/access_token").is_err());
+        assert!(TokenCipher::new(&[8; 64])
+            .open(&sealed, "row-1/access_token")
+            .is_err());
+        assert!(TokenCipher::new(&[7; 64])
+            .open(&sealed, "row-2/access_token")
+            .is_err());
+        assert!(TokenCipher::new(&[7; 64])
+            .open("v1:bad", "row-1/access_token")
+            .is_err());
     }
 }

@@ -7,9 +7,21 @@ use actix_web::{web, HttpResponse};
 use crate::errors::AppError;
 
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app.css")),
-    ("favicon.svg", "image/svg+xml", include_bytes!("../../static/favicon.svg")),
-    ("microsoft.svg", "image/svg+xml", include_bytes!("../../static/microsoft.svg")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/app.css"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/favicon.svg"),
+    ),
+    (
+        "microsoft.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/microsoft.svg"),
+    ),
 ];
 
 pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, AppError> {

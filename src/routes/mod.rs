@@ -8,7 +8,9 @@ mod home;
 use std::future::{ready, Ready};
 
 use actix_web::http::{header, StatusCode};
+use actix_web::HttpMessage;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse};
+use actix_web_flash_messages::storage::FlashMessageStore;
 use actix_web_flash_messages::{IncomingFlashMessages, Level};
 use askama::Template;
 
@@ -51,9 +53,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(accounts::profile::profile_page))
                 .route(web::post().to(accounts::profile::update_profile)),
         )
-        .service(web::resource(paths::OUTLOOK_LOGIN).route(web::get().to(accounts::outlook::outlook_login)))
         .service(
-            web::resource(paths::OUTLOOK_CALLBACK).route(web::get().to(accounts::outlook::outlook_callback)),
+            web::resource(paths::OUTLOOK_LOGIN)
+                .route(web::get().to(accounts::outlook::outlook_login)),
+        )
+        .service(
+            web::resource(paths::OUTLOOK_CALLBACK)
+                .route(web::get().to(accounts::outlook::outlook_callback)),
         )
         .service(
             web::resource(paths::OUTLOOK_DISCONNECT)
@@ -98,8 +104,15 @@ impl FromRequest for PageContext {
             .into_inner()
             .map(|csrf| csrf.token().to_owned())
             .unwrap_or_default();
-        let flashes = IncomingFlashMessages::from_request(req, payload)
-            .into_inner()
+        // The extractor panics when the flash middleware is not installed (unit tests of single
+        // middlewares), so look for it first.
+        let has_flash_store = req
+            .extensions()
+            .get::<std::sync::Arc<dyn FlashMessageStore>>()
+            .is_some();
+        let flashes = has_flash_store
+            .then(|| IncomingFlashMessages::from_request(req, payload).into_inner())
+            .and_then(Result::ok)
             .map(|incoming| {
                 incoming
                     .iter()
@@ -115,7 +128,12 @@ impl FromRequest for PageContext {
                     .collect()
             })
             .unwrap_or_default();
-        ready(Ok(PageContext { signed_in, outlook_enabled, csrf_token, flashes }))
+        ready(Ok(PageContext {
+            signed_in,
+            outlook_enabled,
+            csrf_token,
+            flashes,
+        }))
     }
 }
 

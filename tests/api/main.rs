@@ -1,11 +1,14 @@
 //! Integration tests: the real application on a random port, driven over HTTP.
 
 mod helpers;
+pub mod idp;
 
 mod health;
 mod login;
 mod logout;
+mod outlook;
 mod password_change;
 mod profile;
 mod security;
+mod session_store;
 mod signup;

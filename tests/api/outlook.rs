@@ -28,18 +28,36 @@ async fn spawn_outlook_app(idp: &TestIdp, extra: Vars) -> TestApp {
 /// the callback. Returns the callback's response.
 async fn outlook_sign_in(browser: &Browser) -> Response {
     let start = browser.get("/accounts/outlook/login/").await;
-    assert_eq!(start.status().as_u16(), 303, "start should redirect to Microsoft");
+    assert_eq!(
+        start.status().as_u16(),
+        303,
+        "start should redirect to Microsoft"
+    );
     let authorize_url = location(&start).expect("authorize URL").to_owned();
 
-    let authorize = browser.client.get(&authorize_url).send().await.expect("authorize request");
-    assert_eq!(authorize.status().as_u16(), 302, "the provider should redirect back");
+    let authorize = browser
+        .client
+        .get(&authorize_url)
+        .send()
+        .await
+        .expect("authorize request");
+    assert_eq!(
+        authorize.status().as_u16(),
+        302,
+        "the provider should redirect back"
+    );
     let callback_url = location(&authorize).expect("callback URL").to_owned();
     assert!(
         callback_url.starts_with(&browser.url("/accounts/outlook/callback/")),
         "callback goes to PUBLIC_URL: {callback_url}"
     );
 
-    browser.client.get(&callback_url).send().await.expect("callback request")
+    browser
+        .client
+        .get(&callback_url)
+        .send()
+        .await
+        .expect("callback request")
 }
 
 #[derive(QueryableByName, Debug)]
@@ -90,9 +108,11 @@ fn accounts(app: &TestApp) -> Vec<AccountRow> {
 }
 
 fn users(app: &TestApp) -> Vec<UserRow> {
-    diesel::sql_query("SELECT id, username, email, password, first_name, last_name FROM auth_user ORDER BY id")
-        .load(&mut app.sqlite())
-        .expect("user rows")
+    diesel::sql_query(
+        "SELECT id, username, email, password, first_name, last_name FROM auth_user ORDER BY id",
+    )
+    .load(&mut app.sqlite())
+    .expect("user rows")
 }
 
 fn profile_count(app: &TestApp, user_id: i32) -> usize {
@@ -122,7 +142,8 @@ async fn page_of(response: Response) -> (u16, String) {
 async fn first_sign_in_creates_user_profile_and_account() {
     let idp = TestIdp::start().await;
     let app = spawn_outlook_app(&idp, vec![]).await;
-    idp.sign_in_as(IdpAccount::work(WORK_TENANT, "Grace Hopper", "grace.hopper@contoso.example"));
+    let grace = IdpAccount::work(WORK_TENANT, "Grace Hopper", "grace.hopper@contoso.example");
+    idp.sign_in_as(grace.clone());
 
     let response = outlook_sign_in(&app).await;
 
@@ -131,14 +152,21 @@ async fn first_sign_in_creates_user_profile_and_account() {
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].username, "grace.hopper");
     assert_eq!(users[0].email, "grace.hopper@contoso.example");
-    assert!(users[0].password.starts_with('!'), "an Outlook user has an unusable password");
-    assert_eq!((users[0].first_name.as_str(), users[0].last_name.as_str()), ("Grace", "Hopper"));
+    assert!(
+        users[0].password.starts_with('!'),
+        "an Outlook user has an unusable password"
+    );
+    assert_eq!(
+        (users[0].first_name.as_str(), users[0].last_name.as_str()),
+        ("Grace", "Hopper")
+    );
     assert_eq!(profile_count(&app, users[0].id), 1);
 
     let accounts = accounts(&app);
     assert_eq!(accounts.len(), 1);
     assert_eq!(accounts[0].user_id, users[0].id);
     assert_eq!(accounts[0].tenant_id, WORK_TENANT);
+    assert_eq!(accounts[0].object_id, grace.oid);
     assert_eq!(accounts[0].display_name, "Grace Hopper");
     assert!(is_signed_in(&app).await);
 }
@@ -151,10 +179,21 @@ async fn tokens_are_stored_sealed() {
     outlook_sign_in(&app).await;
 
     let account = &accounts(&app)[0];
-    for sealed in [&account.access_token, &account.refresh_token, &account.token_expires_at, &account.scopes] {
+    for sealed in [
+        &account.access_token,
+        &account.refresh_token,
+        &account.token_expires_at,
+        &account.scopes,
+    ] {
         assert!(sealed.starts_with("v1:"), "not sealed: {sealed}");
-        assert!(!sealed.contains("User.Read"), "scopes readable in the database");
-        assert!(!sealed.contains('.'), "looks like a plain JWT or date: {sealed}");
+        assert!(
+            !sealed.contains("User.Read"),
+            "scopes readable in the database"
+        );
+        assert!(
+            !sealed.contains('.'),
+            "looks like a plain JWT or date: {sealed}"
+        );
     }
 }
 
@@ -171,7 +210,10 @@ async fn second_sign_in_reuses_user() {
     assert_eq!(users(&app).len(), 1);
     assert_eq!(accounts(&app).len(), 1);
     let page = app.get_html("/accounts/profile/").await;
-    assert!(page.contains("Welcome back"), "second sign-in greets the returning user");
+    assert!(
+        page.contains("Welcome back"),
+        "second sign-in greets the returning user"
+    );
 }
 
 #[tokio::test]
@@ -182,7 +224,11 @@ async fn profile_shows_tenant_kind() {
 
     idp.sign_in_as(IdpAccount::personal("Ada Home", "ada@outlook.com"));
     outlook_sign_in(&app).await;
-    idp.sign_in_as(IdpAccount::work(WORK_TENANT, "Ada Work", "ada@contoso.example"));
+    idp.sign_in_as(IdpAccount::work(
+        WORK_TENANT,
+        "Ada Work",
+        "ada@contoso.example",
+    ));
     outlook_sign_in(&app).await;
 
     let page = app.get_html("/accounts/profile/").await;
@@ -197,7 +243,9 @@ async fn profile_shows_tenant_kind() {
 async fn missing_email_claim_still_signs_in() {
     let idp = TestIdp::start().await;
     let app = spawn_outlook_app(&idp, vec![]).await;
-    idp.sign_in_as(IdpAccount::work(WORK_TENANT, "No Mail", "nomail@contoso.example").without_email());
+    idp.sign_in_as(
+        IdpAccount::work(WORK_TENANT, "No Mail", "nomail@contoso.example").without_email(),
+    );
 
     let response = outlook_sign_in(&app).await;
 
@@ -212,20 +260,31 @@ async fn missing_email_claim_still_signs_in() {
 async fn same_email_on_new_account_makes_new_user() {
     let idp = TestIdp::start().await;
     let app = spawn_outlook_app(&idp, vec![]).await;
-    app.signup("victim", "shared@example.com", STRONG_PASSWORD).await;
+    app.signup("victim", "shared@example.com", STRONG_PASSWORD)
+        .await;
     app.logout().await;
     let attacker = app.new_browser();
-    idp.sign_in_as(IdpAccount::work(WORK_TENANT, "Mallory", "shared@example.com"));
+    idp.sign_in_as(IdpAccount::work(
+        WORK_TENANT,
+        "Mallory",
+        "shared@example.com",
+    ));
 
     let response = outlook_sign_in(&attacker).await;
 
     assert_redirects_to(&response, "/accounts/profile/");
     let page = attacker.get_html("/accounts/profile/").await;
-    assert!(page.contains("connect Outlook from its profile page"), "no hint about linking");
+    assert!(
+        page.contains("connect Outlook from its profile page"),
+        "no hint about linking"
+    );
     assert!(!page.contains("victim"), "signed in to the existing user");
     let users = users(&app);
     assert_eq!(users.len(), 2);
-    assert_eq!(users[1].email, "", "the new user must not share the address");
+    assert_eq!(
+        users[1].email, "",
+        "the new user must not share the address"
+    );
     assert_eq!(accounts(&app)[0].user_id, users[1].id);
     let login = app.login("shared@example.com", STRONG_PASSWORD).await;
     assert_redirects_to(&login, "/accounts/profile/");
@@ -238,7 +297,11 @@ async fn two_accounts_with_same_email_stay_two_users() {
     idp.sign_in_as(IdpAccount::work(WORK_TENANT, "First", "same@example.com"));
     outlook_sign_in(&app).await;
     let other = app.new_browser();
-    idp.sign_in_as(IdpAccount::work("11111111-2222-4333-8444-555555555555", "Second", "same@example.com"));
+    idp.sign_in_as(IdpAccount::work(
+        "11111111-2222-4333-8444-555555555555",
+        "Second",
+        "same@example.com",
+    ));
 
     outlook_sign_in(&other).await;
 
@@ -267,7 +330,11 @@ async fn signed_in_user_links_and_unlinks_account() {
 
     let account_id = first_account_id(&app);
     let unlinked = app
-        .submit("/accounts/profile/", "/accounts/outlook/disconnect/", &[("account_id", &account_id)])
+        .submit(
+            "/accounts/profile/",
+            "/accounts/outlook/disconnect/",
+            &[("account_id", &account_id)],
+        )
         .await;
 
     assert_redirects_to(&unlinked, "/accounts/profile/");
@@ -280,9 +347,10 @@ fn first_account_id(app: &TestApp) -> String {
         #[diesel(sql_type = Integer)]
         id: i32,
     }
-    let ids: Vec<Id> = diesel::sql_query("SELECT id FROM outlook_oauth_app_outlookaccount ORDER BY id")
-        .load(&mut app.sqlite())
-        .expect("ids");
+    let ids: Vec<Id> =
+        diesel::sql_query("SELECT id FROM outlook_oauth_app_outlookaccount ORDER BY id")
+            .load(&mut app.sqlite())
+            .expect("ids");
     ids[0].id.to_string()
 }
 
@@ -310,7 +378,11 @@ async fn unlinking_last_sign_in_method_is_refused() {
     let account_id = first_account_id(&app);
 
     let refused = app
-        .submit("/accounts/profile/", "/accounts/outlook/disconnect/", &[("account_id", &account_id)])
+        .submit(
+            "/accounts/profile/",
+            "/accounts/outlook/disconnect/",
+            &[("account_id", &account_id)],
+        )
         .await;
 
     let (status, page) = page_of(refused).await;
@@ -322,12 +394,19 @@ async fn unlinking_last_sign_in_method_is_refused() {
         .submit(
             "/accounts/password/change/",
             "/accounts/password/change/",
-            &[("new_password1", STRONG_PASSWORD), ("new_password2", STRONG_PASSWORD)],
+            &[
+                ("new_password1", STRONG_PASSWORD),
+                ("new_password2", STRONG_PASSWORD),
+            ],
         )
         .await;
     assert_redirects_to(&set, "/accounts/profile/");
     let allowed = app
-        .submit("/accounts/profile/", "/accounts/outlook/disconnect/", &[("account_id", &account_id)])
+        .submit(
+            "/accounts/profile/",
+            "/accounts/outlook/disconnect/",
+            &[("account_id", &account_id)],
+        )
         .await;
     assert_redirects_to(&allowed, "/accounts/profile/");
     assert!(accounts(&app).is_empty());
@@ -341,7 +420,10 @@ async fn disconnect_needs_csrf_token() {
     let account_id = first_account_id(&app);
 
     let response = app
-        .post_form("/accounts/outlook/disconnect/", &[("account_id", &account_id)])
+        .post_form(
+            "/accounts/outlook/disconnect/",
+            &[("account_id", &account_id)],
+        )
         .await;
 
     assert_eq!(response.status().as_u16(), 403);
@@ -392,8 +474,14 @@ async fn assert_fault(fault: Fault, expected_status: u16, expected_text: &str) {
     let (status, page) = page_of(outlook_sign_in(&app).await).await;
 
     assert_eq!(status, expected_status, "{fault:?}");
-    assert!(page.contains(expected_text), "{fault:?}: page lacks {expected_text:?}");
-    assert!(page.contains("<nav"), "{fault:?}: error page outside the layout");
+    assert!(
+        page.contains(expected_text),
+        "{fault:?}: page lacks {expected_text:?}"
+    );
+    assert!(
+        page.contains("<nav"),
+        "{fault:?}: error page outside the layout"
+    );
     assert!(!is_signed_in(&app).await, "{fault:?}: signed in anyway");
     assert!(users(&app).is_empty(), "{fault:?}: user created");
 }
@@ -481,7 +569,12 @@ async fn reused_code_is_rejected() {
         .await
         .expect("authorize");
     let callback_url = location(&authorize).expect("callback").to_owned();
-    let first = app.client.get(&callback_url).send().await.expect("callback");
+    let first = app
+        .client
+        .get(&callback_url)
+        .send()
+        .await
+        .expect("callback");
     assert_redirects_to(&first, "/accounts/profile/");
     app.logout().await;
 
@@ -491,7 +584,9 @@ async fn reused_code_is_rejected() {
     let state = state_of(location(&restart).expect("authorize URL"));
     let code = query_value(&callback_url, "code").expect("code");
     let replay = app
-        .get(&format!("/accounts/outlook/callback/?code={code}&state={state}"))
+        .get(&format!(
+            "/accounts/outlook/callback/?code={code}&state={state}"
+        ))
         .await;
 
     let (status, page) = page_of(replay).await;
@@ -517,7 +612,11 @@ async fn callback_without_started_flow_is_rejected() {
     let idp = TestIdp::start().await;
     let app = spawn_outlook_app(&idp, vec![]).await;
 
-    let (status, page) = page_of(app.get("/accounts/outlook/callback/?code=abc&state=xyz").await).await;
+    let (status, page) = page_of(
+        app.get("/accounts/outlook/callback/?code=abc&state=xyz")
+            .await,
+    )
+    .await;
 
     assert_eq!(status, 400);
     assert!(page.contains("not valid"));
@@ -537,14 +636,20 @@ async fn callback_with_wrong_state_is_rejected() {
     let code = query_value(location(&authorize).expect("callback"), "code").expect("code");
 
     let response = app
-        .get(&format!("/accounts/outlook/callback/?code={code}&state=forged"))
+        .get(&format!(
+            "/accounts/outlook/callback/?code={code}&state=forged"
+        ))
         .await;
 
     let (status, page) = page_of(response).await;
     assert_eq!(status, 400);
     assert!(page.contains("not valid"));
     assert!(users(&app).is_empty());
-    assert_eq!(idp.token_requests(), 0, "a forged state must not redeem the code");
+    assert_eq!(
+        idp.token_requests(),
+        0,
+        "a forged state must not redeem the code"
+    );
 }
 
 #[tokio::test]
@@ -556,12 +661,18 @@ async fn authorize_request_uses_pkce_and_nonce() {
 
     let url = location(&start).expect("authorize URL").to_owned();
     assert!(url.starts_with(&format!("{}/common/oauth2/v2.0/authorize", idp.authority())));
-    assert_eq!(query_value(&url, "code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(
+        query_value(&url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
     assert!(query_value(&url, "code_challenge").is_some());
     assert!(query_value(&url, "nonce").is_some());
     let scope = query_value(&url, "scope").expect("scope");
     for expected in ["openid", "profile", "email", "offline_access", "User.Read"] {
-        assert!(scope.split(' ').any(|s| s == expected), "scope lacks {expected}: {scope}");
+        assert!(
+            scope.split(' ').any(|s| s == expected),
+            "scope lacks {expected}: {scope}"
+        );
     }
     assert!(!url.contains("client_secret"));
 }
@@ -606,11 +717,23 @@ async fn organizations_mode_refuses_personal_accounts() {
 #[tokio::test]
 async fn allowed_tenants_list_narrows_sign_in() {
     let idp = TestIdp::start().await;
-    let app = spawn_outlook_app(&idp, vec![("OUTLOOK_ALLOWED_TENANTS", WORK_TENANT.to_owned())]).await;
-    idp.sign_in_as(IdpAccount::work("11111111-2222-4333-8444-555555555555", "Other", "o@other.example"));
+    let app = spawn_outlook_app(
+        &idp,
+        vec![("OUTLOOK_ALLOWED_TENANTS", WORK_TENANT.to_owned())],
+    )
+    .await;
+    idp.sign_in_as(IdpAccount::work(
+        "11111111-2222-4333-8444-555555555555",
+        "Other",
+        "o@other.example",
+    ));
 
     let (refused, _) = page_of(outlook_sign_in(&app).await).await;
-    idp.sign_in_as(IdpAccount::work(WORK_TENANT, "Allowed", "a@contoso.example"));
+    idp.sign_in_as(IdpAccount::work(
+        WORK_TENANT,
+        "Allowed",
+        "a@contoso.example",
+    ));
     let allowed = outlook_sign_in(&app).await;
 
     assert_eq!(refused, 403);
@@ -625,11 +748,18 @@ async fn single_tenant_mode_checks_exact_issuer() {
 
     let allowed = outlook_sign_in(&app).await;
     app.logout().await;
-    idp.sign_in_as(IdpAccount::work("11111111-2222-4333-8444-555555555555", "Guest", "g@other.example"));
+    idp.sign_in_as(IdpAccount::work(
+        "11111111-2222-4333-8444-555555555555",
+        "Guest",
+        "g@other.example",
+    ));
     let (refused, _) = page_of(outlook_sign_in(&app).await).await;
 
     assert_redirects_to(&allowed, "/accounts/profile/");
-    assert_eq!(refused, 400, "a token from another tenant has the wrong issuer");
+    assert_eq!(
+        refused, 400,
+        "a token from another tenant has the wrong issuer"
+    );
 }
 
 #[tokio::test]
@@ -637,7 +767,9 @@ async fn next_is_followed_after_outlook_sign_in() {
     let idp = TestIdp::start().await;
     let app = spawn_outlook_app(&idp, vec![]).await;
 
-    let start = app.get("/accounts/outlook/login/?next=/accounts/password/change/").await;
+    let start = app
+        .get("/accounts/outlook/login/?next=/accounts/password/change/")
+        .await;
     let authorize = app
         .client
         .get(location(&start).expect("authorize URL"))
@@ -659,7 +791,9 @@ async fn login_page_offers_outlook_button() {
     let idp = TestIdp::start().await;
     let app = spawn_outlook_app(&idp, vec![]).await;
 
-    let page = app.get_html("/accounts/login/?next=/accounts/profile/").await;
+    let page = app
+        .get_html("/accounts/login/?next=/accounts/profile/")
+        .await;
 
     assert!(page.contains("href=\"/accounts/outlook/login/?next=%2Faccounts%2Fprofile%2F\""));
     assert!(!page.contains("not configured"));
@@ -671,10 +805,14 @@ async fn unconfigured_outlook_explains_itself() {
 
     let login = app.get_html("/accounts/login/").await;
     let (start_status, start_page) = page_of(app.get("/accounts/outlook/login/").await).await;
-    let (callback_status, _) = page_of(app.get("/accounts/outlook/callback/?code=x&state=y").await).await;
+    let (callback_status, _) =
+        page_of(app.get("/accounts/outlook/callback/?code=x&state=y").await).await;
     let token = csrf_token(&app.get_html("/accounts/login/").await);
     let disconnect = app
-        .post_form("/accounts/outlook/disconnect/", &[("account_id", "1"), ("csrfmiddlewaretoken", &token)])
+        .post_form(
+            "/accounts/outlook/disconnect/",
+            &[("account_id", "1"), ("csrfmiddlewaretoken", &token)],
+        )
         .await;
 
     assert!(login.contains("Sign-in with Outlook is not configured"));

@@ -87,22 +87,37 @@ impl OutlookAccount {
             .optional()?)
     }
 
-    pub fn insert(conn: &mut DbConnection, new: &NewOutlookAccount) -> Result<OutlookAccount, DbError> {
+    pub fn insert(
+        conn: &mut DbConnection,
+        new: &NewOutlookAccount,
+    ) -> Result<OutlookAccount, DbError> {
         Ok(diesel::insert_into(account::table)
             .values(new)
             .returning(OutlookAccount::as_returning())
             .get_result(conn)?)
     }
 
-    pub fn refresh(conn: &mut DbConnection, id: i32, changes: &AccountRefresh) -> Result<(), DbError> {
-        diesel::update(account::table.find(id)).set(changes).execute(conn)?;
+    pub fn refresh(
+        conn: &mut DbConnection,
+        id: i32,
+        changes: &AccountRefresh,
+    ) -> Result<(), DbError> {
+        diesel::update(account::table.find(id))
+            .set(changes)
+            .execute(conn)?;
         Ok(())
     }
 
     /// Deletes one of the user's accounts; returns false when the user has no such account.
-    pub fn delete_for_user(conn: &mut DbConnection, id: i32, user_id: i32) -> Result<bool, DbError> {
+    pub fn delete_for_user(
+        conn: &mut DbConnection,
+        id: i32,
+        user_id: i32,
+    ) -> Result<bool, DbError> {
         let deleted = diesel::delete(
-            account::table.filter(account::id.eq(id)).filter(account::user_id.eq(user_id)),
+            account::table
+                .filter(account::id.eq(id))
+                .filter(account::user_id.eq(user_id)),
         )
         .execute(conn)?;
         Ok(deleted == 1)

@@ -30,7 +30,9 @@ impl SessionRow {
     }
 
     pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<(), DbError> {
-        diesel::insert_into(session::table).values(row).execute(conn)?;
+        diesel::insert_into(session::table)
+            .values(row)
+            .execute(conn)?;
         Ok(())
     }
 
@@ -81,8 +83,10 @@ impl SessionRow {
 
     /// Deletes expired sessions; returns how many there were.
     pub fn purge_expired(conn: &mut DbConnection) -> Result<usize, DbError> {
-        Ok(diesel::delete(session::table.filter(session::expire_date.le(Utc::now().naive_utc())))
-            .execute(conn)?)
+        Ok(
+            diesel::delete(session::table.filter(session::expire_date.le(Utc::now().naive_utc())))
+                .execute(conn)?,
+        )
     }
 
     pub fn count_for_user(conn: &mut DbConnection, user_id: i32) -> Result<i64, DbError> {

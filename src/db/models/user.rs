@@ -132,11 +132,7 @@ impl User {
             .get_result(conn)?)
     }
 
-    pub fn update(
-        conn: &mut DbConnection,
-        id: i32,
-        changes: &UserChanges,
-    ) -> Result<(), DbError> {
+    pub fn update(conn: &mut DbConnection, id: i32, changes: &UserChanges) -> Result<(), DbError> {
         diesel::update(auth_user::table.find(id))
             .set(changes)
             .execute(conn)?;

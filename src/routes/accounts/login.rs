@@ -71,7 +71,13 @@ pub async fn login_form(
     let next = safe_next(&query.next).unwrap_or_default().to_owned();
     render(
         StatusCode::OK,
-        &LoginPage { page, username: String::new(), next, form_error: None, errors: FieldErrors::new() },
+        &LoginPage {
+            page,
+            username: String::new(),
+            next,
+            form_error: None,
+            errors: FieldErrors::new(),
+        },
     )
 }
 
@@ -94,12 +100,19 @@ pub async fn login(
         errors.add("password", "This field is required.");
     }
     if !errors.is_empty() {
-        let page = LoginPage { page, username: form.username, next, form_error: None, errors };
+        let page = LoginPage {
+            page,
+            username: form.username,
+            next,
+            form_error: None,
+            errors,
+        };
         return render(StatusCode::BAD_REQUEST, &page);
     }
 
     let password = SecretString::from(form.password);
-    let user = accounts::authenticate(&state.db, &state.passwords, &form.username, password).await?;
+    let user =
+        accounts::authenticate(&state.db, &state.passwords, &form.username, password).await?;
     let Some(user) = user else {
         tracing::info!("log-in failed");
         let page = LoginPage {

@@ -37,7 +37,10 @@ pub async fn outlook_login(
 
     let (url, flow) = client.begin(link_user_id, next).await?;
     session.set_outlook_flow(&flow)?;
-    tracing::info!(linking = link_user_id.is_some(), "sign-in with Outlook started");
+    tracing::info!(
+        linking = link_user_id.is_some(),
+        "sign-in with Outlook started"
+    );
     Ok(see_other(url.as_str()))
 }
 
@@ -81,7 +84,10 @@ pub async fn outlook_callback(
             .collect();
         return Err(OutlookError::Cancelled { code }.into());
     }
-    let code = query.code.filter(|c| !c.is_empty()).ok_or(OutlookError::MissingCode)?;
+    let code = query
+        .code
+        .filter(|c| !c.is_empty())
+        .ok_or(OutlookError::MissingCode)?;
 
     let signin = client.finish(&flow, &code).await?;
     let tenant_kind = crate::outlook::tenant_kind(&signin.identity.tenant_id);
@@ -91,8 +97,13 @@ pub async fn outlook_callback(
             return Err(OutlookError::UserChanged.into());
         }
         link::link(&state.db, &state.token_cipher, link_user_id, signin).await?;
-        tracing::info!(user.id = link_user_id, tenant_kind, "Outlook account linked");
-        FlashMessage::success("Your Microsoft account is now linked. You can sign in with it.").send();
+        tracing::info!(
+            user.id = link_user_id,
+            tenant_kind,
+            "Outlook account linked"
+        );
+        FlashMessage::success("Your Microsoft account is now linked. You can sign in with it.")
+            .send();
         return Ok(see_other(paths::PROFILE));
     }
 
@@ -103,8 +114,16 @@ pub async fn outlook_callback(
             user
         }
         SignInOutcome::Created { user, email_in_use } => {
-            tracing::info!(user.id = user.id, tenant_kind, "user signed up with Outlook");
-            FlashMessage::success(format!("Welcome, {}! Your account is ready.", user.username)).send();
+            tracing::info!(
+                user.id = user.id,
+                tenant_kind,
+                "user signed up with Outlook"
+            );
+            FlashMessage::success(format!(
+                "Welcome, {}! Your account is ready.",
+                user.username
+            ))
+            .send();
             if email_in_use {
                 FlashMessage::info(
                     "This Microsoft account was not linked to an existing account here, so a new one was made. \
@@ -121,7 +140,11 @@ pub async fn outlook_callback(
 
     session.log_in(user.id)?;
     tracing::info!(user.id = user.id, tenant_kind, "logged in with Outlook");
-    let destination = flow.next.as_deref().and_then(safe_next).unwrap_or(paths::PROFILE);
+    let destination = flow
+        .next
+        .as_deref()
+        .and_then(safe_next)
+        .unwrap_or(paths::PROFILE);
     Ok(see_other(destination))
 }
 
@@ -140,13 +163,14 @@ pub async fn outlook_disconnect(
     form: web::Form<DisconnectForm>,
 ) -> Result<HttpResponse, AppError> {
     client(&state)?;
-    let user = user.0.ok_or_else(|| AppError::LoginRequired { next: paths::PROFILE.to_owned() })?;
+    let user = user.0.ok_or_else(|| AppError::LoginRequired {
+        next: paths::PROFILE.to_owned(),
+    })?;
     csrf.verify(&form.csrfmiddlewaretoken)?;
-    let account_id: i32 = form
-        .account_id
-        .trim()
-        .parse()
-        .map_err(|_| AppError::BadRequest("The account to disconnect is not a valid id.".into()))?;
+    let account_id: i32 =
+        form.account_id.trim().parse().map_err(|_| {
+            AppError::BadRequest("The account to disconnect is not a valid id.".into())
+        })?;
 
     match link::unlink(&state.db, &user, account_id).await? {
         Ok(()) => {

@@ -61,11 +61,16 @@ pub async fn change_password(
         Ok(()) => {
             // Every session of the user was deleted; keep this browser signed in under a new id.
             session.log_in(user.id)?;
-            FlashMessage::success("Your password was changed. Other sessions were signed out.").send();
+            FlashMessage::success("Your password was changed. Other sessions were signed out.")
+                .send();
             Ok(see_other(paths::PROFILE))
         }
         Err(FormError::Invalid(errors)) => {
-            let page = PasswordChangePage { page, has_password: user.has_usable_password(), errors };
+            let page = PasswordChangePage {
+                page,
+                has_password: user.has_usable_password(),
+                errors,
+            };
             render(StatusCode::BAD_REQUEST, &page)
         }
         Err(FormError::App(err)) => Err(err),

@@ -32,7 +32,11 @@ struct LinkedAccount {
 
 impl From<OutlookAccount> for LinkedAccount {
     fn from(account: OutlookAccount) -> Self {
-        let email = if account.email.is_empty() { account.preferred_username } else { account.email };
+        let email = if account.email.is_empty() {
+            account.preferred_username
+        } else {
+            account.email
+        };
         LinkedAccount {
             id: account.id,
             kind: crate::outlook::tenant_kind(&account.tenant_id),
@@ -77,14 +81,23 @@ pub async fn profile_page(
     let (profile, accounts) = state
         .db
         .run(move |conn| {
-            Ok((UserProfile::for_user(conn, &owner)?, OutlookAccount::for_user(conn, &owner)?))
+            Ok((
+                UserProfile::for_user(conn, &owner)?,
+                OutlookAccount::for_user(conn, &owner)?,
+            ))
         })
         .await?;
 
     let values = values_of(&user, &profile);
     render(
         StatusCode::OK,
-        &ProfilePage { page, user, values, accounts: linked(accounts), errors: FieldErrors::new() },
+        &ProfilePage {
+            page,
+            user,
+            values,
+            accounts: linked(accounts),
+            errors: FieldErrors::new(),
+        },
     )
 }
 
@@ -109,10 +122,19 @@ pub async fn update_profile(
         }
         Err(FormError::Invalid(errors)) => {
             let owner = user.clone();
-            let accounts = state.db.run(move |conn| OutlookAccount::for_user(conn, &owner)).await?;
+            let accounts = state
+                .db
+                .run(move |conn| OutlookAccount::for_user(conn, &owner))
+                .await?;
             render(
                 StatusCode::BAD_REQUEST,
-                &ProfilePage { page, user, values: form.input, accounts: linked(accounts), errors },
+                &ProfilePage {
+                    page,
+                    user,
+                    values: form.input,
+                    accounts: linked(accounts),
+                    errors,
+                },
             )
         }
         Err(FormError::App(err)) => Err(err),

@@ -37,7 +37,12 @@ pub async fn signup_form(page: PageContext, user: CurrentUser) -> Result<HttpRes
     }
     render(
         StatusCode::OK,
-        &SignupPage { page, username: String::new(), email: String::new(), errors: FieldErrors::new() },
+        &SignupPage {
+            page,
+            username: String::new(),
+            email: String::new(),
+            errors: FieldErrors::new(),
+        },
     )
 }
 
@@ -60,12 +65,21 @@ pub async fn signup(
     match accounts::register(&state.db, &state.passwords, registration).await {
         Ok(user) => {
             session.log_in(user.id)?;
-            FlashMessage::success(format!("Welcome, {}! Your account is ready.", user.username)).send();
+            FlashMessage::success(format!(
+                "Welcome, {}! Your account is ready.",
+                user.username
+            ))
+            .send();
             Ok(see_other(paths::PROFILE))
         }
         Err(FormError::Invalid(errors)) => render(
             StatusCode::BAD_REQUEST,
-            &SignupPage { page, username: form.username, email: form.email, errors },
+            &SignupPage {
+                page,
+                username: form.username,
+                email: form.email,
+                errors,
+            },
         ),
         Err(FormError::App(err)) => Err(err),
     }
