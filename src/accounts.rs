@@ -100,20 +100,26 @@ pub async fn register(
             // So check again under the write lock, because a sign-up running at the same time
             // may have taken the address while this one was hashing.
             if User::email_taken(conn, &new_user.email, None)? {
-                return Ok(None);
+                return Ok(Err("email"));
+            }
+            // The unique index folds ASCII letters only, so `Émile` against `émile` is caught
+            // here, where the write lock orders simultaneous sign-ups.
+            if User::username_taken(conn, &new_user.username)? {
+                return Ok(Err("username"));
             }
             let user = User::insert(conn, &new_user)?;
             UserProfile::insert(conn, &NewProfile::empty(user.id))?;
-            Ok(Some(user))
+            Ok(Ok(user))
         })
         .await;
 
     match created {
-        Ok(Some(user)) => {
+        Ok(Ok(user)) => {
             tracing::info!(user.id = user.id, "user signed up");
             Ok(user)
         }
-        Ok(None) => Err(FormError::field("email", EMAIL_TAKEN)),
+        Ok(Err("email")) => Err(FormError::field("email", EMAIL_TAKEN)),
+        Ok(Err(_)) => Err(FormError::field("username", USERNAME_TAKEN)),
         // Another sign-up took the name between the check and the insert.
         Err(DbError::UniqueViolation { .. }) => Err(FormError::field("username", USERNAME_TAKEN)),
         Err(other) => Err(other.into()),

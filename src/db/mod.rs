@@ -88,7 +88,9 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteOption
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;"
         ))
-        .map_err(diesel::r2d2::Error::QueryError)
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        models::casefold_utils::register_impl(conn, |text: String| text.to_lowercase())
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 

@@ -36,6 +36,7 @@ pub mod paths {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::HOME, web::get().to(home::home))
         .route(paths::HEALTH, web::get().to(health::health))
+        .route(paths::HEALTH, web::head().to(health::health))
         .route(paths::STATIC, web::get().to(assets::asset))
         .service(
             web::resource(paths::SIGNUP)

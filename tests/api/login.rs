@@ -86,7 +86,6 @@ async fn login_with_email_ignores_case() {
 }
 
 #[tokio::test]
-#[ignore = "bug in src/db/models/user.rs: SQLite lower() folds only ASCII, so the lookup misses non-ASCII capitals"]
 async fn login_with_non_ascii_username() {
     let app = spawn_app().await;
     app.signup("ÉMILE", "emile@example.com", STRONG_PASSWORD)

@@ -555,7 +555,6 @@ async fn malformed_query_gets_error_page() {
 }
 
 #[tokio::test]
-#[ignore = "bug in src/startup.rs: no X-Frame-Options or CSP frame-ancestors header, so any site can frame the forms"]
 async fn pages_forbid_framing() {
     let app = spawn_app_signed_in().await;
 
@@ -581,7 +580,6 @@ async fn pages_forbid_framing() {
 }
 
 #[tokio::test]
-#[ignore = "bug in src/startup.rs: no X-Content-Type-Options header, which Django's SecurityMiddleware sends"]
 async fn responses_forbid_content_sniffing() {
     let app = spawn_app().await;
 

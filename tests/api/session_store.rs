@@ -19,6 +19,8 @@ async fn https_public_url_makes_cookies_secure() {
     let cookie = set_cookie_header(&response, "oauthapp_sessionid").expect("session cookie");
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let hsts = response.headers().get("strict-transport-security");
+    assert_eq!(hsts.and_then(|v| v.to_str().ok()), Some("max-age=31536000"));
 }
 
 #[tokio::test]

@@ -246,7 +246,6 @@ async fn signup_rejects_duplicate_username_ignoring_case() {
 }
 
 #[tokio::test]
-#[ignore = "bug in src/db/models/user.rs: SQLite lower() folds only ASCII, Rust to_lowercase() folds all letters"]
 async fn signup_rejects_duplicate_non_ascii_username() {
     let app = spawn_app().await;
     app.signup("ÉMILE", "emile@example.com", STRONG_PASSWORD)

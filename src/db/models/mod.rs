@@ -11,6 +11,14 @@ pub use session::SessionRow;
 pub use user::{NewUser, User, UserChanges};
 
 diesel::define_sql_function! {
-    /// SQL `lower()`, for comparisons without regard to case.
+    /// SQL `lower()`. SQLite's folds ASCII letters only, which is what the unique index on
+    /// usernames uses; see [`casefold`] for the full comparison.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// Unicode lower case, for comparisons without regard to case. On SQLite it is a function
+    /// the pool registers on every connection (Rust's `str::to_lowercase`), because SQLite's own
+    /// `lower()` leaves letters such as `É` unchanged.
+    fn casefold(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }

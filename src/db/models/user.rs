@@ -3,7 +3,7 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::lower;
+use super::{casefold, lower};
 use crate::db::schema::auth_user;
 use crate::db::{DbConnection, DbError};
 
@@ -84,8 +84,18 @@ impl User {
         conn: &mut DbConnection,
         username: &str,
     ) -> Result<Option<User>, DbError> {
+        // The unique index on lower(username) answers ASCII names; only names with other
+        // letters need the full Unicode comparison, which scans the table.
+        let found = auth_user::table
+            .filter(lower(auth_user::username).eq(lower(username)))
+            .select(User::as_select())
+            .first(conn)
+            .optional()?;
+        if found.is_some() || username.is_ascii() {
+            return Ok(found);
+        }
         Ok(auth_user::table
-            .filter(lower(auth_user::username).eq(username.to_lowercase()))
+            .filter(casefold(auth_user::username).eq(casefold(username)))
             .select(User::as_select())
             .first(conn)
             .optional()?)
@@ -99,7 +109,7 @@ impl User {
         email: &str,
     ) -> Result<Option<User>, DbError> {
         let mut users: Vec<User> = auth_user::table
-            .filter(lower(auth_user::email).eq(email.to_lowercase()))
+            .filter(casefold(auth_user::email).eq(casefold(email)))
             .filter(auth_user::is_active.eq(true))
             .select(User::as_select())
             .limit(2)
@@ -118,7 +128,7 @@ impl User {
         except: Option<i32>,
     ) -> Result<bool, DbError> {
         let count: i64 = auth_user::table
-            .filter(lower(auth_user::email).eq(email.to_lowercase()))
+            .filter(casefold(auth_user::email).eq(casefold(email)))
             .filter(auth_user::id.ne(except.unwrap_or(0)))
             .count()
             .get_result(conn)?;
