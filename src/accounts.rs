@@ -96,6 +96,7 @@ pub async fn register(
     let new_user = NewUser::new(username.into_inner(), email.into_inner(), hash);
     let created = db
         .write_transaction(move |conn| {
+            crate::db::lock_account_emails(conn)?;
             // The table has no unique index on the email address, and Django's has none either.
             // So check again under the write lock, because a sign-up running at the same time
             // may have taken the address while this one was hashing.
@@ -277,6 +278,7 @@ pub async fn update_profile(
     let owner = user.clone();
     let result = db
         .write_transaction(move |conn| {
+            crate::db::lock_account_emails(conn)?;
             if !form.user.email.is_empty()
                 && User::email_taken(conn, &form.user.email, Some(user_id))?
             {

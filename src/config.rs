@@ -2,7 +2,9 @@
 //!
 //! | variable | default | meaning |
 //! | --- | --- | --- |
-//! | `DATABASE_URL` | `sqlite://outlook_oauth_app.sqlite3` | `sqlite://PATH` |
+//! | `DATABASE_URL` | `sqlite://outlook_oauth_app.sqlite3` | `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/NAME` |
+//! | `DATABASE_POOL_SIZE` | `10` | most connections each instance keeps to the database |
+//! | `DATABASE_POOL_TIMEOUT` | `5` | seconds a request waits for a connection before the page says the database is unavailable |
 //! | `BIND_ADDRESS` | `127.0.0.1:8000` | listen address |
 //! | `PUBLIC_URL` | `http://127.0.0.1:8000` | external base URL; `https://` makes cookies `Secure` |
 //! | `SECRET_KEY` | generated into `<database file>.secret-key` | signs cookies, derives the other keys |
@@ -39,12 +41,29 @@ const MIN_SECRET_KEY_LEN: usize = 32;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
+    pub pool: PoolSettings,
     pub bind_address: SocketAddr,
     pub public_url: Url,
     pub secret_key: SecretKey,
     pub session_age: Duration,
     pub outlook: Option<OutlookSettings>,
     pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// The database connection pool's bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_size: 10,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The Microsoft Entra ID app registration and identity platform endpoints.
@@ -87,6 +106,26 @@ impl Settings {
         )
         .map_err(|e| errors.push(e))
         .ok();
+
+        let mut pool = PoolSettings::default();
+        if let Some(v) = var("DATABASE_POOL_SIZE") {
+            match v.parse::<u32>() {
+                Ok(size) if (1..=500).contains(&size) => pool.max_size = size,
+                _ => errors.push(format!(
+                    "DATABASE_POOL_SIZE must be a whole number from 1 to 500 (found {v:?})"
+                )),
+            }
+        }
+        if let Some(v) = var("DATABASE_POOL_TIMEOUT") {
+            match v.parse::<u64>() {
+                Ok(secs) if (1..=120).contains(&secs) => {
+                    pool.connection_timeout = Duration::from_secs(secs)
+                }
+                _ => errors.push(format!(
+                    "DATABASE_POOL_TIMEOUT must be a whole number of seconds from 1 to 120 (found {v:?})"
+                )),
+            }
+        }
 
         let bind_address = var("BIND_ADDRESS")
             .unwrap_or_else(|| "127.0.0.1:8000".to_owned())
@@ -160,6 +199,7 @@ impl Settings {
                 Some(session_age),
             ) if errors.is_empty() => Ok(Settings {
                 database_url,
+                pool,
                 bind_address,
                 public_url,
                 secret_key,
@@ -303,9 +343,11 @@ fn require_https_unless_loopback(name: &str, url: Url) -> Result<Url, String> {
 }
 
 /// The database location. Its `Debug` hides any password in the URL.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum DatabaseUrl {
     Sqlite(PathBuf),
+    /// A libpq connection URL, which may hold a password.
+    Postgres(SecretString),
 }
 
 impl DatabaseUrl {
@@ -318,13 +360,28 @@ impl DatabaseUrl {
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            let parsed = Url::parse(value).map_err(|e| {
+                format!("DATABASE_URL is not a valid postgres:// URL ({e}); the form is postgres://USER:PASSWORD@HOST:PORT/NAME")
+            })?;
+            if parsed.path().trim_start_matches('/').is_empty() {
+                return Err(
+                    "DATABASE_URL must name the database: postgres://USER:PASSWORD@HOST:PORT/NAME"
+                        .into(),
+                );
+            }
+            return Ok(DatabaseUrl::Postgres(SecretString::from(value.to_owned())));
+        }
+        // SQLite would open almost any string as a file name, so anything else is refused
+        // rather than guessed at.
         Err(format!(
-            "DATABASE_URL must start with sqlite:// (found {:?})",
+            "DATABASE_URL must start with sqlite:// or postgres:// (found {:?})",
             value.split("://").next().unwrap_or_default()
         ))
     }
 
-    /// Where a generated `SECRET_KEY` is kept: beside the database file.
+    /// Where a generated `SECRET_KEY` is kept: beside the SQLite file, or in the working folder
+    /// for PostgreSQL.
     pub fn secret_key_path(&self) -> PathBuf {
         match self {
             DatabaseUrl::Sqlite(path) => {
@@ -332,6 +389,15 @@ impl DatabaseUrl {
                 name.push(".secret-key");
                 path.with_file_name(name)
             }
+            DatabaseUrl::Postgres(_) => PathBuf::from("outlook_oauth_app.secret-key"),
+        }
+    }
+
+    /// The backend's name, for logs and `check`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
         }
     }
 }
@@ -340,6 +406,15 @@ impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => match Url::parse(url.expose_secret()) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("REDACTED"));
+                    }
+                    write!(f, "{parsed}")
+                }
+                Err(_) => f.write_str("postgres://[unparsable]"),
+            },
         }
     }
 }
@@ -518,6 +593,47 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn postgres_url_is_accepted_and_redacted() {
+        let settings = settings(&[
+            KEY,
+            (
+                "DATABASE_URL",
+                "postgres://app:hunter22@db.example:5432/accounts",
+            ),
+            ("DATABASE_POOL_SIZE", "20"),
+        ])
+        .expect("valid");
+
+        assert_eq!(settings.database_url.backend(), "postgres");
+        assert_eq!(settings.pool.max_size, 20);
+        let text = format!("{:?}", settings.database_url);
+        assert!(!text.contains("hunter22"), "{text}");
+        assert!(text.contains("db.example"), "{text}");
+    }
+
+    #[test]
+    fn invalid_pool_settings_are_reported() {
+        let err = settings(&[
+            KEY,
+            ("DATABASE_POOL_SIZE", "0"),
+            ("DATABASE_POOL_TIMEOUT", "soon"),
+        ])
+        .expect_err("invalid");
+
+        let text = err.to_string();
+        assert!(text.contains("DATABASE_POOL_SIZE"), "{text}");
+        assert!(text.contains("DATABASE_POOL_TIMEOUT"), "{text}");
+    }
+
+    #[test]
+    fn postgres_url_without_database_is_rejected() {
+        let err =
+            settings(&[KEY, ("DATABASE_URL", "postgres://127.0.0.1:5432")]).expect_err("invalid");
+
+        assert!(err.to_string().contains("name the database"));
     }
 
     #[test]

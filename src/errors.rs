@@ -168,16 +168,20 @@ pub async fn error_pages(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let res = next.call(req).await?.map_into_boxed_body();
+    Ok(render_error_page(res).await)
+}
+
+async fn render_error_page(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) || status == StatusCode::SEE_OTHER {
-        return Ok(res);
+        return res;
     }
     let has_own_page = res
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     if has_own_page && res.response().error().is_none() {
-        return Ok(res);
+        return res;
     }
 
     let request_id = res
@@ -229,7 +233,7 @@ pub async fn error_pages(
     );
     headers.remove(header::CONTENT_LENGTH);
     let response = response.set_body(BoxBody::new(body));
-    Ok(ServiceResponse::new(request, response))
+    ServiceResponse::new(request, response)
 }
 
 fn generic_error(status: StatusCode) -> (&'static str, &'static str) {

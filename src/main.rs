@@ -51,7 +51,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             tracing::info!("stopped");
         }
         Command::Migrate => {
-            let db = Database::connect(&settings.database_url)?;
+            let db = Database::connect_with(&settings.database_url, settings.pool)?;
             let applied = tokio::task::spawn_blocking(move || db.migrate()).await??;
             if applied.is_empty() {
                 println!("No migrations to apply.");
@@ -61,7 +61,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Createsuperuser { username, email } => {
-            let db = Database::connect(&settings.database_url)?;
+            let db = Database::connect_with(&settings.database_url, settings.pool)?;
             let migrator = db.clone();
             tokio::task::spawn_blocking(move || migrator.migrate()).await??;
             let password = superuser::read_password()?;

@@ -59,7 +59,7 @@ impl Application {
     /// Like [`Application::build`], on a listener bound already; tests use it to learn the
     /// port before they set `PUBLIC_URL`.
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        let db = Database::connect(&settings.database_url)?;
+        let db = Database::connect_with(&settings.database_url, settings.pool)?;
         let applied = {
             let db = db.clone();
             tokio::task::spawn_blocking(move || db.migrate()).await??
@@ -143,8 +143,6 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             .wrap(security_headers(secure))
             .wrap(from_fn(csrf_cookie))
             .wrap(sessions)
-            // Catches failures of the session store, which happen outside the inner layer.
-            .wrap(from_fn(error_pages))
             .wrap(flashes)
             .wrap(from_fn(log_request))
             .wrap(TracingLogger::<RequestSpan>::new())

@@ -51,14 +51,35 @@ fn encode(state: &State) -> Result<String, serde_json::Error> {
     serde_json::to_string(state)
 }
 
+/// Set, in place of the real state, on a session that could not be loaded because the
+/// database was unavailable. Only this store writes it; clients cannot.
+const DATABASE_OUTAGE: &str = "database_outage";
+
+fn store_error(error: DbError) -> anyhow::Error {
+    error.into()
+}
+
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let key = session_key.as_ref().to_owned();
-        let row = self
+        let row = match self
             .db
             .run(move |conn| SessionRow::find_live(conn, &key))
             .await
-            .map_err(|e| LoadError::Other(e.into()))?;
+        {
+            Ok(row) => row,
+            // actix-session turns a load error into a bare 500 before any handler runs. An
+            // outage is instead handed on as a marked session, which the user extractors turn
+            // into the 503 page.
+            Err(error) if error.is_unavailable() => {
+                tracing::warn!(error = %error_chain(&error), "loading a session failed");
+                return Ok(Some(State::from([(
+                    DATABASE_OUTAGE.to_owned(),
+                    "true".to_owned(),
+                )])));
+            }
+            Err(error) => return Err(LoadError::Other(store_error(error))),
+        };
 
         match row {
             None => Ok(None),
@@ -84,7 +105,7 @@ impl SessionStore for DbSessionStore {
         self.db
             .run(move |conn| SessionRow::insert(conn, &row))
             .await
-            .map_err(|e| SaveError::Other(e.into()))?;
+            .map_err(|e| SaveError::Other(store_error(e)))?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
 
@@ -103,7 +124,7 @@ impl SessionStore for DbSessionStore {
             .db
             .run(move |conn| SessionRow::update_data(conn, &key, &data, user_id, expire_date))
             .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
+            .map_err(|e| UpdateError::Other(store_error(e)))?;
         if updated {
             return Ok(session_key);
         }
@@ -125,7 +146,8 @@ impl SessionStore for DbSessionStore {
         let expire_date = expiry(ttl);
         self.db
             .run(move |conn| SessionRow::update_expiry(conn, &key, expire_date))
-            .await?;
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -133,7 +155,8 @@ impl SessionStore for DbSessionStore {
         let key = session_key.as_ref().to_owned();
         self.db
             .run(move |conn| SessionRow::delete(conn, &key))
-            .await?;
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 }
@@ -174,6 +197,11 @@ impl TypedSession {
 
     pub fn user_id(&self) -> Option<i32> {
         self.0.get::<i32>(USER_ID).ok().flatten()
+    }
+
+    /// True when the session could not be loaded because the database was unavailable.
+    pub fn database_outage(&self) -> bool {
+        self.0.contains_key(DATABASE_OUTAGE)
     }
 
     /// The CSRF seed of a signed-in session.

@@ -1,34 +1,58 @@
-//! All database access: the connection pool, migrations, and the queries in `models`.
+//! All database access: the connection pools, migrations, and the queries in `models`.
 //!
 //! Handlers never hold a connection. They call [`Database::run`] or
 //! [`Database::write_transaction`] with a closure, which runs on the blocking thread pool so that
 //! diesel's synchronous calls never stall the async workers.
+//!
+//! One build serves SQLite and PostgreSQL, chosen at start by `DATABASE_URL`. A
+//! [`DbConnection`] holds a pooled connection of either kind, and each query in `models` is
+//! written once inside [`with_connection!`], which compiles it for both backends. Diesel's own
+//! `MultiConnection` derive was the other candidate; it supports only the SQL types every backend
+//! shares, and `Bool` (Django's `is_active`, `is_staff`, …) is not among them.
 
 pub mod models;
 pub mod schema;
 
-use std::time::Duration;
-
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
-
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use secrecy::ExposeSecret;
 
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseUrl, PoolSettings};
 
-pub type DbConnection = SqliteConnection;
-
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-
-/// How long a request waits for a pooled connection before the page reports the database as
-/// unavailable.
-const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// How long SQLite waits on a lock held by another connection before it returns "database is
 /// locked". Writers hold the lock for milliseconds, so this covers bursts of sign-ups.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// A pooled connection to either backend.
+pub enum DbConnection {
+    Sqlite(PooledConnection<ConnectionManager<SqliteConnection>>),
+    Postgres(PooledConnection<ConnectionManager<PgConnection>>),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection inside `$conn`, so the same diesel
+/// query compiles once per backend.
+macro_rules! with_connection {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite(pooled) => {
+                let $c: &mut diesel::sqlite::SqliteConnection = &mut *pooled;
+                $body
+            }
+            $crate::db::DbConnection::Postgres(pooled) => {
+                let $c: &mut diesel::pg::PgConnection = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_connection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -40,6 +64,9 @@ pub enum DbError {
     Query(#[source] DieselError),
     #[error("the blocking task running a database call failed")]
     TaskFailed(#[source] tokio::task::JoinError),
+    /// The session store could not load the session because the database was unavailable.
+    #[error("the database was unavailable when the session was loaded")]
+    SessionOutage,
 }
 
 impl From<DieselError> for DbError {
@@ -60,23 +87,49 @@ impl From<DieselError> for DbError {
 }
 
 impl DbError {
-    /// True when the database itself could not be reached, rather than a query being wrong.
+    /// True when the database itself could not be reached or written, rather than a query
+    /// being wrong: the page then says "try again later" with 503.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            DbError::Unavailable(_) => true,
-            DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
-                let message = info.message();
-                message.contains("unable to open")
-                    || message.contains("readonly")
-                    || message.contains("locked")
-                    || message.contains("disk I/O")
-            }
+            DbError::Unavailable(_) | DbError::SessionOutage => true,
+            DbError::Query(DieselError::DatabaseError(kind, info)) => match kind {
+                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection => {
+                    true
+                }
+                DatabaseErrorKind::ReadOnlyTransaction => true,
+                _ => {
+                    let message = info.message();
+                    message.contains("unable to open")
+                        || message.contains("readonly")
+                        || message.contains("database is locked")
+                        || message.contains("disk I/O")
+                        || message.contains("terminating connection")
+                        || message.contains("server closed the connection")
+                        || message.contains("no connection to the server")
+                }
+            },
             _ => false,
         }
     }
 }
 
-/// Sets the per-connection SQLite options on every connection the pool opens.
+/// Makes writes that check email addresses wait for each other, inside a write transaction.
+///
+/// Email addresses have no unique index (Django's table has none, and Django's data may hold
+/// duplicates), so "is the address free?" and the insert must not interleave. On SQLite,
+/// `BEGIN IMMEDIATE` already orders every write transaction; on PostgreSQL a transaction-scoped
+/// advisory lock does, released at commit or rollback.
+pub fn lock_account_emails(conn: &mut DbConnection) -> Result<(), DbError> {
+    if let DbConnection::Postgres(c) = conn {
+        c.batch_execute(
+            "SELECT pg_advisory_xact_lock(hashtext('outlook_oauth_app.account_emails'))",
+        )?;
+    }
+    Ok(())
+}
+
+/// Sets the per-connection SQLite options on every connection the pool opens, and registers
+/// the `casefold` function that the queries use.
 #[derive(Debug)]
 struct SqliteOptions;
 
@@ -94,32 +147,93 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteOption
     }
 }
 
+/// Sets the session time zone to UTC on every PostgreSQL connection. The application reads
+/// and writes naive UTC timestamps; Django's columns are `timestamp with time zone`, which
+/// PostgreSQL converts through the session time zone.
+#[derive(Debug)]
+struct PostgresOptions;
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PostgresOptions {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("SET TIME ZONE 'UTC'")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+#[derive(Clone)]
+enum Pools {
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+}
+
 /// A handle to the connection pool; cheap to clone.
 #[derive(Clone)]
 pub struct Database {
-    pool: Pool<ConnectionManager<DbConnection>>,
+    pools: Pools,
 }
 
 impl Database {
-    /// Builds the pool. Connections open lazily, so this succeeds while the database is down.
+    /// Builds the pool with default bounds.
     pub fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
-        let DatabaseUrl::Sqlite(path) = url;
-        let manager = ConnectionManager::<DbConnection>::new(path.to_string_lossy());
-        let pool = Pool::builder()
-            .max_size(8)
-            .min_idle(Some(0))
-            .connection_timeout(POOL_TIMEOUT)
-            .connection_customizer(Box::new(SqliteOptions))
-            .build_unchecked(manager);
-        Ok(Database { pool })
+        Self::connect_with(url, PoolSettings::default())
+    }
+
+    /// Builds the pool. Connections open lazily, so this succeeds while the database is down,
+    /// and a database that comes back is used again without a restart.
+    pub fn connect_with(url: &DatabaseUrl, settings: PoolSettings) -> Result<Self, DbError> {
+        let pools = match url {
+            DatabaseUrl::Sqlite(path) => {
+                let manager = ConnectionManager::<SqliteConnection>::new(path.to_string_lossy());
+                Pools::Sqlite(
+                    Pool::builder()
+                        .max_size(settings.max_size)
+                        .min_idle(Some(0))
+                        .connection_timeout(settings.connection_timeout)
+                        .connection_customizer(Box::new(SqliteOptions))
+                        .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
+                        .build_unchecked(manager),
+                )
+            }
+            DatabaseUrl::Postgres(url) => {
+                let manager = ConnectionManager::<PgConnection>::new(url.expose_secret());
+                Pools::Postgres(
+                    Pool::builder()
+                        .max_size(settings.max_size)
+                        .min_idle(Some(0))
+                        .connection_timeout(settings.connection_timeout)
+                        .connection_customizer(Box::new(PostgresOptions))
+                        .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
+                        .build_unchecked(manager),
+                )
+            }
+        };
+        Ok(Database { pools })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.pools {
+            Pools::Sqlite(_) => "sqlite",
+            Pools::Postgres(_) => "postgres",
+        }
+    }
+
+    fn get(&self) -> Result<DbConnection, DbError> {
+        match &self.pools {
+            Pools::Sqlite(pool) => pool.get().map(DbConnection::Sqlite),
+            Pools::Postgres(pool) => pool.get().map(DbConnection::Postgres),
+        }
+        .map_err(DbError::Unavailable)
     }
 
     /// Applies pending migrations and returns the names of those it applied.
     pub fn migrate(&self) -> Result<Vec<String>, anyhow::Error> {
-        let mut conn = self.pool.get().map_err(DbError::Unavailable)?;
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("applying migrations failed: {e}"))?;
+        let mut conn = self.get()?;
+        let applied = match &mut conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| anyhow::anyhow!("applying migrations failed: {e}"))?;
         Ok(applied.iter().map(|v| v.to_string()).collect())
     }
 
@@ -129,18 +243,18 @@ impl Database {
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let db = self.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn: PooledConnection<_> = pool.get().map_err(DbError::Unavailable)?;
+            let mut conn = db.get()?;
             f(&mut conn)
         })
         .await
         .map_err(DbError::TaskFailed)?
     }
 
-    /// Runs `f` inside a write transaction on the blocking thread pool.
+    /// Runs `f` inside a write transaction on the blocking thread pool; an error rolls it back.
     ///
     /// On SQLite the transaction starts with `BEGIN IMMEDIATE`, so it takes the write lock at
     /// once and waits under the busy timeout, instead of failing with "database is locked" when
@@ -150,24 +264,48 @@ impl Database {
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| conn.immediate_transaction(f)).await
-    }
+        self.run(move |conn| {
+            match conn {
+                DbConnection::Sqlite(c) => {
+                    AnsiTransactionManager::begin_transaction_sql(&mut **c, "BEGIN IMMEDIATE")?
+                }
+                DbConnection::Postgres(c) => {
+                    <AnsiTransactionManager as TransactionManager<PgConnection>>::begin_transaction(&mut **c)?
+                }
+            }
 
-    /// Checks that a connection can be had and answers a query.
-    pub async fn ping(&self) -> Result<(), DbError> {
-        self.run(|conn| {
-            conn.batch_execute("SELECT 1")?;
-            Ok(())
+            let result = f(conn);
+
+            let finished = match (&result, &mut *conn) {
+                (Ok(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(&mut **c),
+                (Ok(_), DbConnection::Postgres(c)) => AnsiTransactionManager::commit_transaction(&mut **c),
+                (Err(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(&mut **c),
+                (Err(_), DbConnection::Postgres(c)) => AnsiTransactionManager::rollback_transaction(&mut **c),
+            };
+            match (result, finished) {
+                (Ok(value), Ok(())) => Ok(value),
+                (Ok(_), Err(commit_error)) => Err(commit_error.into()),
+                (Err(error), Ok(())) => Err(error),
+                (Err(error), Err(rollback_error)) => {
+                    tracing::warn!(error = %rollback_error, "rolling back a failed transaction failed too");
+                    Err(error)
+                }
+            }
         })
         .await
     }
-}
 
-impl From<DbError> for diesel::result::Error {
-    fn from(err: DbError) -> Self {
-        match err {
-            DbError::Query(e) => e,
-            other => DieselError::QueryBuilderError(Box::new(other)),
-        }
+    /// Checks that a connection can be had and answers a query. On SQLite it also takes and
+    /// releases the write lock, because a file that reads fine may still refuse writes (held
+    /// by another process, or on a read-only file system); nothing is written.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|conn| {
+            match conn {
+                DbConnection::Sqlite(c) => c.batch_execute("BEGIN IMMEDIATE; ROLLBACK;")?,
+                DbConnection::Postgres(c) => c.batch_execute("SELECT 1")?,
+            }
+            Ok(())
+        })
+        .await
     }
 }

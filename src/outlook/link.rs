@@ -181,6 +181,7 @@ fn sign_in_once(
         return Ok(SignInOutcome::Existing(user));
     }
 
+    crate::db::lock_account_emails(conn)?;
     // The email claim is shown and kept, never used to find a user. The new user gets the
     // address only when no other user has it, so email log-in stays unambiguous.
     let email = identity

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 
 use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
-use outlook_oauth_app::config::Settings;
+use outlook_oauth_app::config::{DatabaseUrl, Settings};
 use outlook_oauth_app::startup::Application;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
@@ -33,7 +33,13 @@ pub struct TestApp {
     /// The port the server listens on; no test reads it at the moment.
     #[allow(dead_code)]
     pub port: u16,
+    /// The SQLite file, or an unused path when the test runs on PostgreSQL.
+    #[allow(dead_code, reason = "kept for tests that need the SQLite file itself")]
     pub database_path: std::path::PathBuf,
+    /// The database the application runs on.
+    pub database_url: DatabaseUrl,
+    /// The per-test PostgreSQL database, dropped with the app.
+    _postgres: Option<PostgresTestDatabase>,
     pub browser: Browser,
     /// Kept alive for the test's duration; deleted on drop.
     pub _dir: tempfile::TempDir,
@@ -57,6 +63,11 @@ pub async fn spawn_app_with(extra: Vars) -> TestApp {
     LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().expect("temporary folder");
     let database_path = dir.path().join("app.sqlite3");
+    let postgres = PostgresTestDatabase::create();
+    let database_url = match &postgres {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", database_path.display()),
+    };
 
     // Bind first, so PUBLIC_URL (the base of the Outlook redirect URI) can name the real port.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
@@ -64,10 +75,7 @@ pub async fn spawn_app_with(extra: Vars) -> TestApp {
     let address = format!("http://127.0.0.1:{port}");
 
     let mut vars: HashMap<String, String> = HashMap::from([
-        (
-            "DATABASE_URL".to_owned(),
-            format!("sqlite://{}", database_path.display()),
-        ),
+        ("DATABASE_URL".to_owned(), database_url),
         ("BIND_ADDRESS".to_owned(), format!("127.0.0.1:{port}")),
         ("PUBLIC_URL".to_owned(), address.clone()),
         ("SECRET_KEY".to_owned(), SECRET_KEY.to_owned()),
@@ -77,6 +85,7 @@ pub async fn spawn_app_with(extra: Vars) -> TestApp {
     }
     let settings =
         Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test settings");
+    let database_url = settings.database_url.clone();
 
     let app = Application::build_on(settings, listener)
         .await
@@ -86,6 +95,8 @@ pub async fn spawn_app_with(extra: Vars) -> TestApp {
     TestApp {
         port,
         database_path,
+        database_url,
+        _postgres: postgres,
         browser: Browser::new(&address),
         _dir: dir,
     }
@@ -247,58 +258,43 @@ impl TestApp {
         browser
     }
 
-    /// Opens the application's SQLite file directly, to check rows.
-    pub fn sqlite(&self) -> diesel::SqliteConnection {
-        use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-
-        let mut conn = diesel::SqliteConnection::establish(&self.database_path.to_string_lossy())
-            .expect("open database");
-        // The application may be writing at the same moment; wait for its lock.
-        conn.batch_execute("PRAGMA busy_timeout = 5000;")
-            .expect("set busy timeout");
-        conn
+    /// Opens the application's database directly, to check rows.
+    pub fn db(&self) -> TestDb {
+        TestDb::open(&self.database_url)
     }
 
     /// Runs one SQL statement that takes no parameters, such as an `UPDATE` that prepares a case.
+    /// Write it so that both SQLite and PostgreSQL accept it (`TRUE`, not `1`).
     pub fn execute_sql(&self, statement: &str) {
-        diesel::sql_query(statement)
-            .execute(&mut self.sqlite())
-            .unwrap_or_else(|e| panic!("SQL failed: {statement}: {e}"));
+        self.db().execute(statement);
     }
 
     /// Loads the `auth_user` row of `username` (compared exactly), if there is one.
     pub fn user_row(&self, username: &str) -> Option<UserRow> {
-        diesel::sql_query(
-            "SELECT id, username, email, password, first_name, last_name, \
-                    is_active, is_staff, is_superuser, last_login \
-             FROM auth_user WHERE username = ?",
-        )
-        .bind::<Text, _>(username)
-        .load::<UserRow>(&mut self.sqlite())
-        .expect("query auth_user")
-        .pop()
+        self.db()
+            .load::<UserRow>(&format!(
+                "SELECT id, username, email, password, first_name, last_name, \
+                        is_active, is_staff, is_superuser, CAST(last_login AS TEXT) AS last_login \
+                 FROM auth_user WHERE username = {}",
+                sql_quote(username)
+            ))
+            .pop()
     }
 
     /// Loads the `outlook_oauth_app_userprofile` rows of one user. The application keeps one per
     /// user, and tests check that count.
     pub fn profile_rows(&self, user_id: i32) -> Vec<ProfileRow> {
-        diesel::sql_query(
+        self.db().load::<ProfileRow>(&format!(
             "SELECT user_id, bio, job_title, department, office_location, mobile_phone, time_zone \
-             FROM outlook_oauth_app_userprofile WHERE user_id = ?",
-        )
-        .bind::<Integer, _>(user_id)
-        .load::<ProfileRow>(&mut self.sqlite())
-        .expect("query outlook_oauth_app_userprofile")
+             FROM outlook_oauth_app_userprofile WHERE user_id = {user_id}"
+        ))
     }
 
     /// Loads every row of `outlook_oauth_app_session`, expired or not.
     pub fn session_rows(&self) -> Vec<SessionRow> {
-        diesel::sql_query(
+        self.db().load::<SessionRow>(
             "SELECT session_key, session_data, user_id FROM outlook_oauth_app_session",
         )
-        .load::<SessionRow>(&mut self.sqlite())
-        .expect("query outlook_oauth_app_session")
     }
 }
 
@@ -497,4 +493,135 @@ pub async fn status_and_html(response: Response) -> (u16, String) {
     let status = response.status().as_u16();
     let html = response.text().await.expect("response body");
     (status, html)
+}
+
+/// A string as an SQL literal, for test queries built with `format!`.
+pub fn sql_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A direct connection to the application's database, for checking and preparing rows.
+pub enum TestDb {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+impl TestDb {
+    pub fn open(url: &DatabaseUrl) -> TestDb {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        use secrecy::ExposeSecret;
+
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .expect("open the SQLite database");
+                // The application may be writing at the same moment; wait for its lock.
+                conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+                    .expect("set SQLite options");
+                TestDb::Sqlite(conn)
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = diesel::PgConnection::establish(url.expose_secret())
+                    .expect("connect to the PostgreSQL database");
+                conn.batch_execute("SET TIME ZONE 'UTC'")
+                    .expect("set the time zone");
+                TestDb::Postgres(conn)
+            }
+        }
+    }
+
+    pub fn execute(&mut self, statement: &str) {
+        use diesel::connection::SimpleConnection;
+
+        let result = match self {
+            TestDb::Sqlite(c) => c.batch_execute(statement),
+            TestDb::Postgres(c) => c.batch_execute(statement),
+        };
+        result.unwrap_or_else(|e| panic!("SQL failed: {statement}: {e}"));
+    }
+
+    /// Runs a query written for both backends and loads its rows.
+    pub fn load<T>(&mut self, query: &str) -> Vec<T>
+    where
+        T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+    {
+        let result = match self {
+            TestDb::Sqlite(c) => diesel::sql_query(query).load::<T>(c),
+            TestDb::Postgres(c) => diesel::sql_query(query).load::<T>(c),
+        };
+        result.unwrap_or_else(|e| panic!("SQL failed: {query}: {e}"))
+    }
+}
+
+/// The server named by `TEST_DATABASE_URL` (for example
+/// `postgres://postgres@127.0.0.1:5432/postgres`), on which each test gets its own database.
+/// Without it the tests run on SQLite and say so once.
+pub fn test_database_url() -> Option<String> {
+    static NOTICE: LazyLock<()> = LazyLock::new(|| {
+        use std::io::Write;
+        // Written straight to stderr, which the test harness does not capture.
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: TEST_DATABASE_URL is not set, so the tests ran on SQLite only and the \
+             PostgreSQL tests were not run"
+        );
+    });
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        Some(url) => Some(url),
+        None => {
+            LazyLock::force(&NOTICE);
+            None
+        }
+    }
+}
+
+/// A database made for one test on the `TEST_DATABASE_URL` server, dropped afterwards.
+pub struct PostgresTestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresTestDatabase {
+    /// Creates a fresh database, or returns `None` when the tests run on SQLite.
+    pub fn create() -> Option<PostgresTestDatabase> {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        use rand::RngCore;
+
+        let admin_url = test_database_url()?;
+        let name = format!("oauthapp_test_{:016x}", rand::rngs::OsRng.next_u64());
+        let mut admin = diesel::PgConnection::establish(&admin_url)
+            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL names no reachable server: {e}"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+
+        let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        Some(PostgresTestDatabase {
+            url: url.to_string(),
+            admin_url,
+            name,
+        })
+    }
+}
+
+impl Drop for PostgresTestDatabase {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+
+        if let Ok(mut admin) = diesel::PgConnection::establish(&self.admin_url) {
+            // FORCE ends the application's pooled connections, which outlive the test.
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
 }

@@ -105,7 +105,7 @@ async fn login_with_shared_email_fails() {
     app.execute_sql(
         "INSERT INTO auth_user (password, last_login, is_superuser, username, last_name, email, \
                                 is_staff, is_active, date_joined, first_name) \
-         SELECT password, NULL, 0, 'ada2', '', email, 0, 1, date_joined, '' \
+         SELECT password, NULL, FALSE, 'ada2', '', email, FALSE, TRUE, date_joined, '' \
          FROM auth_user WHERE username = 'ada'",
     );
 
@@ -154,7 +154,7 @@ async fn login_keeps_username_but_not_password() {
 #[tokio::test]
 async fn login_of_inactive_user_fails() {
     let app = spawn_app_with_user().await;
-    app.execute_sql("UPDATE auth_user SET is_active = 0 WHERE username = 'ada'");
+    app.execute_sql("UPDATE auth_user SET is_active = FALSE WHERE username = 'ada'");
 
     let (status, html) = status_and_html(app.login(USERNAME, STRONG_PASSWORD).await).await;
 

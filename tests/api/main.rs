@@ -3,6 +3,8 @@
 mod helpers;
 pub mod idp;
 
+mod concurrency;
+mod faults;
 mod health;
 mod login;
 mod logout;

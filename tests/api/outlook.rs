@@ -1,7 +1,7 @@
 //! Sign-in with Outlook through the app's real routes, against the test identity provider.
 
 use diesel::sql_types::{Integer, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::QueryableByName;
 use reqwest::Response;
 
 use crate::helpers::{
@@ -99,20 +99,16 @@ struct UserRow {
 }
 
 fn accounts(app: &TestApp) -> Vec<AccountRow> {
-    diesel::sql_query(
+    app.db().load(
         "SELECT user_id, tenant_id, object_id, email, display_name, access_token, refresh_token, \
          token_expires_at, scopes FROM outlook_oauth_app_outlookaccount ORDER BY id",
     )
-    .load(&mut app.sqlite())
-    .expect("account rows")
 }
 
 fn users(app: &TestApp) -> Vec<UserRow> {
-    diesel::sql_query(
+    app.db().load(
         "SELECT id, username, email, password, first_name, last_name FROM auth_user ORDER BY id",
     )
-    .load(&mut app.sqlite())
-    .expect("user rows")
 }
 
 fn profile_count(app: &TestApp, user_id: i32) -> usize {
@@ -121,11 +117,10 @@ fn profile_count(app: &TestApp, user_id: i32) -> usize {
         #[diesel(sql_type = Integer)]
         count: i32,
     }
-    let rows: Vec<Count> = diesel::sql_query(format!(
-        "SELECT COUNT(*) AS count FROM outlook_oauth_app_userprofile WHERE user_id = {user_id}"
-    ))
-    .load(&mut app.sqlite())
-    .expect("profile count");
+    let rows: Vec<Count> = app.db().load(&format!(
+        "SELECT CAST(COUNT(*) AS INTEGER) AS count FROM outlook_oauth_app_userprofile \
+         WHERE user_id = {user_id}"
+    ));
     rows[0].count as usize
 }
 
@@ -347,10 +342,9 @@ fn first_account_id(app: &TestApp) -> String {
         #[diesel(sql_type = Integer)]
         id: i32,
     }
-    let ids: Vec<Id> =
-        diesel::sql_query("SELECT id FROM outlook_oauth_app_outlookaccount ORDER BY id")
-            .load(&mut app.sqlite())
-            .expect("ids");
+    let ids: Vec<Id> = app
+        .db()
+        .load("SELECT id FROM outlook_oauth_app_outlookaccount ORDER BY id");
     ids[0].id.to_string()
 }
 

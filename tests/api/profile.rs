@@ -46,7 +46,7 @@ fn insert_bob(app: &TestApp) {
     app.execute_sql(
         "INSERT INTO auth_user (password, last_login, is_superuser, username, last_name, email, \
                                 is_staff, is_active, date_joined, first_name) \
-         VALUES ('!unusable', NULL, 0, 'bob', '', 'bob@example.com', 0, 1, '2024-01-01 00:00:00', '')",
+         VALUES ('!unusable', NULL, FALSE, 'bob', '', 'bob@example.com', FALSE, TRUE, '2024-01-01 00:00:00', '')",
     );
 }
 

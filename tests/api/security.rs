@@ -365,7 +365,7 @@ async fn expired_session_signs_out() {
 #[tokio::test]
 async fn deactivated_user_is_signed_out() {
     let app = spawn_app_signed_in().await;
-    app.execute_sql("UPDATE auth_user SET is_active = 0 WHERE username = 'ada'");
+    app.execute_sql("UPDATE auth_user SET is_active = FALSE WHERE username = 'ada'");
 
     let response = app.get("/accounts/profile/").await;
 

@@ -1,6 +1,5 @@
 //! The database session store: expiry, purging, cookie attributes that depend on settings.
 
-use outlook_oauth_app::config::DatabaseUrl;
 use outlook_oauth_app::db::models::SessionRow;
 use outlook_oauth_app::db::Database;
 
@@ -40,7 +39,7 @@ async fn expired_session_signs_nobody_in_and_is_purged() {
     app.execute_sql("UPDATE outlook_oauth_app_session SET expire_date = '2000-01-01 00:00:00'");
 
     let profile = app.get("/accounts/profile/").await;
-    let db = Database::connect(&DatabaseUrl::Sqlite(app.database_path.clone())).expect("pool");
+    let db = Database::connect(&app.database_url).expect("pool");
     let purged = db.run(SessionRow::purge_expired).await.expect("purge");
 
     assert_redirects_to(&profile, "/accounts/login/?next=%2Faccounts%2Fprofile%2F");

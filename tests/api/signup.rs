@@ -1,5 +1,3 @@
-use diesel::connection::SimpleConnection;
-
 use crate::helpers::{
     assert_redirects_to, field_error, input_value, spawn_app, spawn_app_signed_in, status_and_html,
     TestApp, EMAIL, STRONG_PASSWORD, USERNAME,
@@ -137,13 +135,9 @@ async fn signup_creates_profile_in_utc() {
 async fn user_delete_cascades_to_profile() {
     let app = spawn_app_signed_in().await;
     let user = app.user_row(USERNAME).expect("auth_user row");
-    let mut conn = app.sqlite();
+    let mut conn = app.db();
 
-    conn.batch_execute(&format!(
-        "PRAGMA foreign_keys = ON; DELETE FROM auth_user WHERE id = {};",
-        user.id
-    ))
-    .expect("delete user");
+    conn.execute(&format!("DELETE FROM auth_user WHERE id = {}", user.id));
 
     assert!(app.user_row(USERNAME).is_none());
     assert!(

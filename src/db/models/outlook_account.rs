@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::User;
 use crate::db::schema::outlook_oauth_app_outlookaccount as account;
-use crate::db::{DbConnection, DbError};
+use crate::db::{with_connection, DbConnection, DbError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
 #[diesel(table_name = account, belongs_to(User))]
@@ -32,10 +32,12 @@ pub struct OutlookAccount {
 
 impl OutlookAccount {
     pub fn for_user(conn: &mut DbConnection, user: &User) -> Result<Vec<OutlookAccount>, DbError> {
-        Ok(OutlookAccount::belonging_to(user)
-            .select(OutlookAccount::as_select())
-            .order(account::id)
-            .load(conn)?)
+        Ok(with_connection!(conn, |c| OutlookAccount::belonging_to(
+            user
+        )
+        .select(OutlookAccount::as_select())
+        .order(account::id)
+        .load(c))?)
     }
 }
 
@@ -79,22 +81,24 @@ impl OutlookAccount {
         tenant_id: &str,
         object_id: &str,
     ) -> Result<Option<OutlookAccount>, DbError> {
-        Ok(account::table
+        Ok(with_connection!(conn, |c| account::table
             .filter(account::tenant_id.eq(tenant_id))
             .filter(account::object_id.eq(object_id))
             .select(OutlookAccount::as_select())
-            .first(conn)
-            .optional()?)
+            .first(c)
+            .optional())?)
     }
 
     pub fn insert(
         conn: &mut DbConnection,
         new: &NewOutlookAccount,
     ) -> Result<OutlookAccount, DbError> {
-        Ok(diesel::insert_into(account::table)
-            .values(new)
-            .returning(OutlookAccount::as_returning())
-            .get_result(conn)?)
+        Ok(with_connection!(conn, |c| diesel::insert_into(
+            account::table
+        )
+        .values(new)
+        .returning(OutlookAccount::as_returning())
+        .get_result(c))?)
     }
 
     pub fn refresh(
@@ -102,9 +106,9 @@ impl OutlookAccount {
         id: i32,
         changes: &AccountRefresh,
     ) -> Result<(), DbError> {
-        diesel::update(account::table.find(id))
+        with_connection!(conn, |c| diesel::update(account::table.find(id))
             .set(changes)
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 
@@ -114,12 +118,12 @@ impl OutlookAccount {
         id: i32,
         user_id: i32,
     ) -> Result<bool, DbError> {
-        let deleted = diesel::delete(
+        let deleted = with_connection!(conn, |c| diesel::delete(
             account::table
                 .filter(account::id.eq(id))
                 .filter(account::user_id.eq(user_id)),
         )
-        .execute(conn)?;
+        .execute(c))?;
         Ok(deleted == 1)
     }
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::User;
 use crate::db::schema::outlook_oauth_app_userprofile as profile;
-use crate::db::{DbConnection, DbError};
+use crate::db::{with_connection, DbConnection, DbError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
 #[diesel(table_name = profile, belongs_to(User))]
@@ -69,18 +69,20 @@ pub struct ProfileChanges {
 
 impl UserProfile {
     pub fn insert(conn: &mut DbConnection, new: &NewProfile) -> Result<UserProfile, DbError> {
-        Ok(diesel::insert_into(profile::table)
-            .values(new)
-            .returning(UserProfile::as_returning())
-            .get_result(conn)?)
+        Ok(with_connection!(conn, |c| diesel::insert_into(
+            profile::table
+        )
+        .values(new)
+        .returning(UserProfile::as_returning())
+        .get_result(c))?)
     }
 
     /// Loads the user's profile, creating an empty one for users that Django made without one.
     pub fn for_user(conn: &mut DbConnection, user: &User) -> Result<UserProfile, DbError> {
-        let found = UserProfile::belonging_to(user)
+        let found = with_connection!(conn, |c| UserProfile::belonging_to(user)
             .select(UserProfile::as_select())
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         match found {
             Some(found) => Ok(found),
             None => UserProfile::insert(conn, &NewProfile::empty(user.id)),
@@ -92,9 +94,11 @@ impl UserProfile {
         user_id: i32,
         changes: &ProfileChanges,
     ) -> Result<(), DbError> {
-        diesel::update(profile::table.filter(profile::user_id.eq(user_id)))
-            .set((changes, profile::updated_at.eq(Utc::now().naive_utc())))
-            .execute(conn)?;
+        with_connection!(conn, |c| diesel::update(
+            profile::table.filter(profile::user_id.eq(user_id))
+        )
+        .set((changes, profile::updated_at.eq(Utc::now().naive_utc())))
+        .execute(c))?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::schema::outlook_oauth_app_session as session;
-use crate::db::{DbConnection, DbError};
+use crate::db::{with_connection, DbConnection, DbError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = session)]
@@ -21,18 +21,18 @@ pub struct SessionRow {
 impl SessionRow {
     /// Loads a session that has not expired yet.
     pub fn find_live(conn: &mut DbConnection, key: &str) -> Result<Option<SessionRow>, DbError> {
-        Ok(session::table
+        Ok(with_connection!(conn, |c| session::table
             .find(key)
             .filter(session::expire_date.gt(Utc::now().naive_utc()))
             .select(SessionRow::as_select())
-            .first(conn)
-            .optional()?)
+            .first(c)
+            .optional())?)
     }
 
     pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<(), DbError> {
-        diesel::insert_into(session::table)
+        with_connection!(conn, |c| diesel::insert_into(session::table)
             .values(row)
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 
@@ -45,10 +45,10 @@ impl SessionRow {
         expire_date: NaiveDateTime,
     ) -> Result<bool, DbError> {
         let now = Utc::now().naive_utc();
-        let updated = diesel::update(
+        let updated = with_connection!(conn, |c| diesel::update(
             session::table
                 .find(key)
-                .filter(session::expire_date.gt(now)),
+                .filter(session::expire_date.gt(now))
         )
         .set((
             session::session_data.eq(data),
@@ -56,7 +56,7 @@ impl SessionRow {
             session::updated_at.eq(now),
             session::expire_date.eq(expire_date),
         ))
-        .execute(conn)?;
+        .execute(c))?;
         Ok(updated == 1)
     }
 
@@ -65,34 +65,38 @@ impl SessionRow {
         key: &str,
         expire_date: NaiveDateTime,
     ) -> Result<(), DbError> {
-        diesel::update(session::table.find(key))
+        with_connection!(conn, |c| diesel::update(session::table.find(key))
             .set(session::expire_date.eq(expire_date))
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 
     pub fn delete(conn: &mut DbConnection, key: &str) -> Result<(), DbError> {
-        diesel::delete(session::table.find(key)).execute(conn)?;
+        with_connection!(conn, |c| diesel::delete(session::table.find(key))
+            .execute(c))?;
         Ok(())
     }
 
     /// Ends every session of one user; returns how many there were.
     pub fn delete_for_user(conn: &mut DbConnection, user_id: i32) -> Result<usize, DbError> {
-        Ok(diesel::delete(session::table.filter(session::user_id.eq(user_id))).execute(conn)?)
+        Ok(with_connection!(conn, |c| diesel::delete(
+            session::table.filter(session::user_id.eq(user_id))
+        )
+        .execute(c))?)
     }
 
     /// Deletes expired sessions; returns how many there were.
     pub fn purge_expired(conn: &mut DbConnection) -> Result<usize, DbError> {
-        Ok(
-            diesel::delete(session::table.filter(session::expire_date.le(Utc::now().naive_utc())))
-                .execute(conn)?,
+        Ok(with_connection!(conn, |c| diesel::delete(
+            session::table.filter(session::expire_date.le(Utc::now().naive_utc()))
         )
+        .execute(c))?)
     }
 
     pub fn count_for_user(conn: &mut DbConnection, user_id: i32) -> Result<i64, DbError> {
-        Ok(session::table
+        Ok(with_connection!(conn, |c| session::table
             .filter(session::user_id.eq(user_id))
             .count()
-            .get_result(conn)?)
+            .get_result(c))?)
     }
 }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::{casefold, lower};
 use crate::db::schema::auth_user;
-use crate::db::{DbConnection, DbError};
+use crate::db::{with_connection, DbConnection, DbError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = auth_user)]
@@ -72,11 +72,11 @@ impl User {
     }
 
     pub fn find(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> {
-        Ok(auth_user::table
+        Ok(with_connection!(conn, |c| auth_user::table
             .find(id)
             .select(User::as_select())
-            .first(conn)
-            .optional()?)
+            .first(c)
+            .optional())?)
     }
 
     /// Finds the user whose username equals `username` without regard to case.
@@ -85,20 +85,20 @@ impl User {
         username: &str,
     ) -> Result<Option<User>, DbError> {
         // The unique index on lower(username) answers ASCII names; only names with other
-        // letters need the full Unicode comparison, which scans the table.
-        let found = auth_user::table
+        // letters need the full Unicode comparison, which scans the table on SQLite.
+        let found = with_connection!(conn, |c| auth_user::table
             .filter(lower(auth_user::username).eq(lower(username)))
             .select(User::as_select())
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         if found.is_some() || username.is_ascii() {
             return Ok(found);
         }
-        Ok(auth_user::table
+        Ok(with_connection!(conn, |c| auth_user::table
             .filter(casefold(auth_user::username).eq(casefold(username)))
             .select(User::as_select())
-            .first(conn)
-            .optional()?)
+            .first(c)
+            .optional())?)
     }
 
     /// Finds the one active user with this email address, compared without regard to case.
@@ -108,12 +108,12 @@ impl User {
         conn: &mut DbConnection,
         email: &str,
     ) -> Result<Option<User>, DbError> {
-        let mut users: Vec<User> = auth_user::table
+        let mut users: Vec<User> = with_connection!(conn, |c| auth_user::table
             .filter(casefold(auth_user::email).eq(casefold(email)))
             .filter(auth_user::is_active.eq(true))
             .select(User::as_select())
             .limit(2)
-            .load(conn)?;
+            .load(c))?;
         Ok(if users.len() == 1 { users.pop() } else { None })
     }
 
@@ -127,39 +127,41 @@ impl User {
         email: &str,
         except: Option<i32>,
     ) -> Result<bool, DbError> {
-        let count: i64 = auth_user::table
+        let count: i64 = with_connection!(conn, |c| auth_user::table
             .filter(casefold(auth_user::email).eq(casefold(email)))
             .filter(auth_user::id.ne(except.unwrap_or(0)))
             .count()
-            .get_result(conn)?;
+            .get_result(c))?;
         Ok(count > 0)
     }
 
     pub fn insert(conn: &mut DbConnection, new_user: &NewUser) -> Result<User, DbError> {
-        Ok(diesel::insert_into(auth_user::table)
-            .values(new_user)
-            .returning(User::as_returning())
-            .get_result(conn)?)
+        Ok(with_connection!(conn, |c| diesel::insert_into(
+            auth_user::table
+        )
+        .values(new_user)
+        .returning(User::as_returning())
+        .get_result(c))?)
     }
 
     pub fn update(conn: &mut DbConnection, id: i32, changes: &UserChanges) -> Result<(), DbError> {
-        diesel::update(auth_user::table.find(id))
+        with_connection!(conn, |c| diesel::update(auth_user::table.find(id))
             .set(changes)
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 
     pub fn set_password(conn: &mut DbConnection, id: i32, hash: &str) -> Result<(), DbError> {
-        diesel::update(auth_user::table.find(id))
+        with_connection!(conn, |c| diesel::update(auth_user::table.find(id))
             .set(auth_user::password.eq(hash))
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 
     pub fn record_login(conn: &mut DbConnection, id: i32) -> Result<(), DbError> {
-        diesel::update(auth_user::table.find(id))
+        with_connection!(conn, |c| diesel::update(auth_user::table.find(id))
             .set(auth_user::last_login.eq(Utc::now().naive_utc()))
-            .execute(conn)?;
+            .execute(c))?;
         Ok(())
     }
 }
