@@ -3,7 +3,7 @@
 
 use secrecy::SecretString;
 
-use crate::auth::password::needs_rehash;
+use crate::auth::password::{hasher_name, needs_rehash};
 use crate::auth::Passwords;
 use crate::db::models::{NewProfile, NewUser, SessionRow, User, UserProfile};
 use crate::db::{Database, DbError};
@@ -180,15 +180,20 @@ pub async fn authenticate(
     db.run(move |conn| User::record_login(conn, user_id))
         .await?;
     if needs_rehash(&user.password) {
-        upgrade_hash(db, passwords, user_id, password).await;
+        upgrade_hash(db, passwords, &user, password).await;
     }
     Ok(Some(user))
 }
 
-/// Replaces a verified Django PBKDF2 hash with an Argon2 one made by [`Passwords::hash`], as
-/// Django does at log-in when its preferred hasher changes. A failure is logged and the log-in
-/// goes ahead, because the old hash still works.
-async fn upgrade_hash(db: &Database, passwords: &Passwords, user_id: i32, password: SecretString) {
+/// Replaces a verified hash that [`needs_rehash`] marks (another Django hasher, or Argon2 with
+/// other parameters) with an Argon2id one made by [`Passwords::hash`], as Django does at log-in
+/// when its preferred hasher or its parameters change. The row changes only while it still holds
+/// the verified hash, so a password changed meanwhile in another session is kept. A failure is
+/// logged and the log-in goes ahead, because the old hash still works.
+async fn upgrade_hash(db: &Database, passwords: &Passwords, user: &User, password: SecretString) {
+    let user_id = user.id;
+    let old_hash = user.password.clone();
+    let old_hasher = hasher_name(&user.password).to_owned();
     let hash = match passwords.hash(password).await {
         Ok(hash) => hash,
         Err(error) => {
@@ -196,11 +201,19 @@ async fn upgrade_hash(db: &Database, passwords: &Passwords, user_id: i32, passwo
             return;
         }
     };
-    match db
-        .run(move |conn| User::set_password(conn, user_id, &hash))
-        .await
-    {
-        Ok(()) => tracing::info!(user.id = user_id, "password hash upgraded to Argon2id"),
+    let replaced = db
+        .run(move |conn| User::replace_password(conn, user_id, &old_hash, &hash))
+        .await;
+    match replaced {
+        Ok(true) => tracing::info!(
+            user.id = user_id,
+            old_hasher = %old_hasher,
+            "password hash upgraded to Argon2id"
+        ),
+        Ok(false) => tracing::info!(
+            user.id = user_id,
+            "password hash not upgraded: the password changed during the log-in"
+        ),
         Err(error) => {
             tracing::warn!(user.id = user_id, error = %error, "storing an upgraded password hash failed")
         }

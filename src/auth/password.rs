@@ -1,35 +1,74 @@
 //! Password hashes in Django's format, computed off the async workers.
 //!
-//! Django stores an Argon2 hash as `argon2` followed by the PHC string, for example
+//! New hashes are Argon2id in the format of Django's `Argon2PasswordHasher`:
 //! `argon2$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`. A hash that starts with `!` marks a
-//! user without a usable password and never verifies. Hashes made by Django's default hasher,
-//! `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`, verify too, so that users of the Django
-//! application keep their passwords, and [`needs_rehash`] marks them for an Argon2 hash.
+//! user without a usable password and never verifies. So that users of the Django application
+//! keep their passwords, the hashes of these Django hashers verify too:
+//!
+//! | Django hasher | stored hash |
+//! | --- | --- |
+//! | `PBKDF2PasswordHasher` (Django's default) | `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>` |
+//! | `PBKDF2SHA1PasswordHasher` | `pbkdf2_sha1$<iterations>$<salt>$<base64 hash>` |
+//! | `Argon2PasswordHasher` | `argon2$argon2id$v=19$m=102400,t=2,p=8$…`, or `argon2$argon2i$…` from older versions |
+//! | `BCryptSHA256PasswordHasher` | `bcrypt_sha256$$2b$12$…`, bcrypt of the hex SHA-256 of the password |
+//! | `BCryptPasswordHasher` | `bcrypt$$2b$12$…` |
+//! | `ScryptPasswordHasher` | `scrypt$<N>$<salt>$<r>$<p>$<base64 hash>`, 64 bytes |
+//!
+//! Any other format never verifies. [`needs_rehash`] marks every hash but Argon2id with this
+//! application's parameters, so that the user gets a new hash at their next log-in.
 
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use hmac::{Hmac, Mac};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-/// Django's prefix for hashes made by its `Argon2PasswordHasher`.
+/// Django's prefix for hashes made by its `Argon2PasswordHasher`, followed by a PHC string.
 const DJANGO_ARGON2_PREFIX: &str = "argon2";
 
-/// Django's prefix for hashes made by its `PBKDF2PasswordHasher`, Django's default hasher.
-const DJANGO_PBKDF2_SHA256_PREFIX: &str = "pbkdf2_sha256$";
+/// Django's prefix of an unusable password.
+const UNUSABLE_PASSWORD_PREFIX: char = '!';
 
 /// Argon2id with m = 19 MiB, t = 2, p = 1: OWASP's recommended minimum. Django's
-/// `Argon2PasswordHasher` uses m = 100 MiB, t = 2, p = 8 (django/contrib/auth/hashers.py), and
-/// such hashes verify here too, because verification reads the parameters from the hash.
+/// `Argon2PasswordHasher` uses m = 100 MiB, t = 2, p = 8 (Django 5.2,
+/// django/contrib/auth/hashers.py), and such hashes verify here too, because verification reads
+/// the parameters from the hash.
+const ARGON2_M_COST: u32 = 19_456;
+const ARGON2_T_COST: u32 = 2;
+const ARGON2_P_COST: u32 = 1;
+
+// Upper bounds on the costs read from a stored hash. A hash above them is rejected without
+// computing it, so that a crafted hash in the table cannot occupy a core for minutes at each
+// log-in attempt. Each allows about ten times the work of Django 5.2's default for that hasher.
+
+/// 10 × the 1,000,000 iterations of Django 5.2's PBKDF2 hashers.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// 8 × the work of Django's default cost 12, because each step of the cost doubles the work.
+const MAX_BCRYPT_COST: u32 = 15;
+/// N · r · p, 10 × Django 5.2's N = 2^14, r = 8, p = 5.
+const MAX_SCRYPT_WORK: u64 = 6_553_600;
+/// 32 MiB, the memory limit of OpenSSL's scrypt that Django's `hashlib.scrypt(maxmem=0)` call
+/// keeps, so Django cannot verify a hash that needs more either.
+const MAX_SCRYPT_MEMORY: u64 = 32 * 1024 * 1024;
+/// 256 MiB in KiB, 2.5 × Django 5.2's m = 102,400.
+const MAX_ARGON2_M_COST: u32 = 262_144;
+/// m · t in KiB, 10 × Django 5.2's m = 102,400, t = 2.
+const MAX_ARGON2_WORK: u64 = 2_048_000;
+
+/// The length of Django's scrypt hash (`dklen=64`).
+const SCRYPT_HASH_LEN: usize = 64;
+
 fn argon2() -> Argon2<'static> {
-    let params =
-        Params::new(19_456, 2, 1, None).expect("the Argon2 parameters are valid constants");
+    let params = Params::new(ARGON2_M_COST, ARGON2_T_COST, ARGON2_P_COST, None)
+        .expect("the Argon2 parameters are valid constants");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -41,8 +80,9 @@ pub enum PasswordError {
     TaskFailed(#[source] tokio::task::JoinError),
 }
 
-/// Hashes and verifies passwords on the blocking thread pool, at most one per core at a time,
-/// because each Argon2 hash takes 19 MiB of memory and tens of milliseconds of CPU.
+/// Hashes and verifies passwords of every format above on the blocking thread pool, at most one
+/// per core at a time. One hash can take 100 MiB of memory (Django's Argon2 default) and, by
+/// estimate, tens to hundreds of milliseconds of CPU in a release build.
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
@@ -78,8 +118,8 @@ impl Passwords {
 
     /// Checks `password` against a stored Django hash. With `None` (no such user) it checks a
     /// dummy hash and returns false, taking the same time as a wrong password.
-    // NOTE: a stored PBKDF2 hash takes a different time to check than the Argon2 dummy, so a
-    // user whose hash Django made stays distinguishable by timing until their first log-in.
+    // NOTE: a hash that Django made takes a different time to check than the Argon2 dummy, so
+    // a user with such a hash stays distinguishable by timing until their first log-in.
     pub async fn verify(
         &self,
         password: SecretString,
@@ -88,7 +128,9 @@ impl Passwords {
         let dummy = Arc::clone(&self.dummy_hash);
         self.run(move || {
             let (hash, real) = match stored.as_deref() {
-                Some(hash) if !hash.starts_with('!') => (hash.to_owned(), true),
+                Some(hash) if !hash.starts_with(UNUSABLE_PASSWORD_PREFIX) => {
+                    (hash.to_owned(), true)
+                }
                 _ => (dummy.to_string(), false),
             };
             // Verify first and then look at `real`, so the dummy hash costs the full time.
@@ -125,72 +167,192 @@ fn hash_blocking(password: &str) -> Result<String, PasswordError> {
     Ok(format!("{DJANGO_ARGON2_PREFIX}{phc}"))
 }
 
-/// Returns whether `hash` was made by a hasher other than Argon2, so that the user should get an
-/// Argon2 hash the next time the password is known, at log-in. Argon2 hashes with other
-/// parameters are kept, because Django's defaults cost more than this application's.
+/// Returns whether `hash` should be replaced at the next log-in, when the password is known.
+/// That is every hash but Argon2id version 1.3 with this application's parameters and output
+/// length, as Django rehashes when its preferred hasher or its parameters change. An unusable
+/// password (`!…`) returns false, because there is no password to hash again.
 pub fn needs_rehash(hash: &str) -> bool {
-    hash.starts_with(DJANGO_PBKDF2_SHA256_PREFIX)
+    if hash.starts_with(UNUSABLE_PASSWORD_PREFIX) {
+        return false;
+    }
+    !is_current_argon2(hash)
 }
 
-/// Verifies against a Django hash made by its Argon2 or PBKDF2-SHA256 hasher.
-fn verify_blocking(password: &str, django_hash: &str) -> bool {
-    // NOTE: Django's pbkdf2_sha1, bcrypt and scrypt hashes are not verified, so users whose hash
-    // Django made with them cannot log in with their password.
-    if let Some(encoded) = django_hash.strip_prefix(DJANGO_PBKDF2_SHA256_PREFIX) {
-        return verify_pbkdf2_sha256(password, encoded);
-    }
-    let Some(phc) = django_hash.strip_prefix(DJANGO_ARGON2_PREFIX) else {
+fn is_current_argon2(hash: &str) -> bool {
+    let Some(phc) = hash.strip_prefix(DJANGO_ARGON2_PREFIX) else {
         return false;
     };
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    // The parameters come from the stored hash, so hashes made with other costs still verify.
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    parsed.algorithm == Algorithm::Argon2id.ident()
+        && parsed.version == Some(Version::V0x13.into())
+        && params.m_cost() == ARGON2_M_COST
+        && params.t_cost() == ARGON2_T_COST
+        && params.p_cost() == ARGON2_P_COST
+        && parsed.hash.map(|output| output.len()) == Some(Params::DEFAULT_OUTPUT_LEN)
+}
+
+/// Returns the name of the Django hasher that made `hash` (`pbkdf2_sha256`, `argon2`, …), the
+/// text before the first `$`, for logs. An unusable password returns `unusable`.
+pub fn hasher_name(hash: &str) -> &str {
+    if hash.starts_with(UNUSABLE_PASSWORD_PREFIX) {
+        return "unusable";
+    }
+    hash.split_once('$').map_or("unknown", |(name, _)| name)
+}
+
+/// Verifies `password` against a hash made by one of the Django hashers listed in the module
+/// documentation. Unknown formats, malformed hashes and costs above the bounds return false.
+fn verify_blocking(password: &str, django_hash: &str) -> bool {
+    let Some((algorithm, encoded)) = django_hash.split_once('$') else {
+        return false;
+    };
+    match algorithm {
+        "pbkdf2_sha256" => verify_pbkdf2(Pbkdf2Digest::Sha256, password, django_hash),
+        "pbkdf2_sha1" => verify_pbkdf2(Pbkdf2Digest::Sha1, password, django_hash),
+        // The PHC string keeps its leading `$`.
+        DJANGO_ARGON2_PREFIX => verify_argon2(password, &django_hash[algorithm.len()..]),
+        // Django hashes first, so that bcrypt does not cut passwords at 72 bytes, and passes
+        // the SHA-256 digest to bcrypt as 64 lowercase hex digits.
+        "bcrypt_sha256" => {
+            let digest = format!("{:x}", Sha256::digest(password.as_bytes()));
+            verify_bcrypt(digest.as_bytes(), encoded)
+        }
+        "bcrypt" => verify_bcrypt(password.as_bytes(), encoded),
+        "scrypt" => verify_scrypt(password, django_hash),
+        _ => false,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Pbkdf2Digest {
+    Sha256,
+    Sha1,
+}
+
+/// Verifies `<algorithm>$<iterations>$<salt>$<base64 hash>`. Django derives as many bytes as
+/// the digest has (32 for SHA-256, 20 for SHA-1) from the UTF-8 password and salt, and accepts
+/// only the exact string it would write, so this rebuilds that string and compares the two.
+fn verify_pbkdf2(digest: Pbkdf2Digest, password: &str, stored: &str) -> bool {
+    let mut parts = stored.splitn(4, '$');
+    let (Some(algorithm), Some(iterations), Some(salt), Some(_)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Some(iterations) = parse_canonical::<u32>(iterations) else {
+        return false;
+    };
+    if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
+        return false;
+    }
+
+    let (password, salt_bytes) = (password.as_bytes(), salt.as_bytes());
+    let derived = match digest {
+        Pbkdf2Digest::Sha256 => {
+            let mut out = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<Sha256>(password, salt_bytes, iterations, &mut out);
+            BASE64.encode(out)
+        }
+        Pbkdf2Digest::Sha1 => {
+            let mut out = [0u8; 20];
+            pbkdf2::pbkdf2_hmac::<Sha1>(password, salt_bytes, iterations, &mut out);
+            BASE64.encode(out)
+        }
+    };
+    let expected = format!("{algorithm}${iterations}${salt}${derived}");
+    expected.as_bytes().ct_eq(stored.as_bytes()).into()
+}
+
+/// Verifies a PHC string of any Argon2 variant, with the parameters it names. A string without
+/// a `v=` part is Argon2 version 1.0, written before version 1.3 of the algorithm existed, and
+/// the Argon2 reference library that Django calls through argon2-cffi reads it so too.
+fn verify_argon2(password: &str, phc: &str) -> bool {
+    let Ok(mut parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
+    if params.m_cost() > MAX_ARGON2_M_COST || work > MAX_ARGON2_WORK {
+        return false;
+    }
+    parsed.version.get_or_insert(Version::V0x10.into());
+    // `verify_password` takes the variant, version and parameters from `parsed`, not from
+    // `argon2()`, and compares the outputs in constant time.
     argon2()
         .verify_password(password.as_bytes(), &parsed)
         .is_ok()
 }
 
-/// Verifies `<iterations>$<salt>$<base64 hash>`, the part of a Django `pbkdf2_sha256` hash after
-/// the algorithm name. Django derives 32 bytes from the UTF-8 password and salt.
-fn verify_pbkdf2_sha256(password: &str, encoded: &str) -> bool {
-    let mut parts = encoded.splitn(3, '$');
-    let (Some(iterations), Some(salt), Some(expected)) = (parts.next(), parts.next(), parts.next())
-    else {
+/// Verifies a bcrypt hash (`$2b$<cost>$<salt and hash>`, also `$2a$` and `$2y$`). Passwords
+/// longer than 72 bytes are cut to 72, as bcrypt libraries did when Django's `bcrypt$` hashes
+/// were made; Django 5.2 with bcrypt 5.0 raises an error for them instead.
+fn verify_bcrypt(password: &[u8], hash: &str) -> bool {
+    let Ok(parts) = hash.parse::<bcrypt::HashParts>() else {
         return false;
     };
-    let Some(iterations) = iterations.parse::<u32>().ok().filter(|&count| count > 0) else {
+    if parts.get_cost() > MAX_BCRYPT_COST {
         return false;
-    };
-    let Ok(expected) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, expected)
-    else {
-        return false;
-    };
-    let derived = pbkdf2_hmac_sha256(password.as_bytes(), salt.as_bytes(), iterations);
-    derived.as_slice().ct_eq(&expected).into()
+    }
+    // The crate compares the outputs in constant time.
+    bcrypt::verify(password, hash).unwrap_or(false)
 }
 
-/// Derives the first 32-byte block of PBKDF2 with HMAC-SHA256 (RFC 8018, section 5.2), which is
-/// the whole key for Django's `pbkdf2_sha256`.
-fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
-    let keyed =
-        <Hmac<Sha256> as Mac>::new_from_slice(password).expect("HMAC accepts keys of any length");
+/// Verifies `scrypt$<N>$<salt>$<r>$<p>$<base64 hash>`, Django's format, with a 64-byte hash of
+/// the UTF-8 password and salt. Like [`verify_pbkdf2`] it compares the whole string that Django
+/// would write.
+fn verify_scrypt(password: &str, stored: &str) -> bool {
+    let parts: Vec<&str> = stored.split('$').collect();
+    let [algorithm, n, salt, r, p, _] = parts.as_slice() else {
+        return false;
+    };
 
-    let mut first = keyed.clone();
-    first.update(salt);
-    first.update(&1u32.to_be_bytes());
-    let mut block: [u8; 32] = first.finalize().into_bytes().into();
-    let mut derived = block;
-
-    for _ in 1..iterations {
-        let mut next = keyed.clone();
-        next.update(&block);
-        block = next.finalize().into_bytes().into();
-        for (byte, mixed) in derived.iter_mut().zip(block) {
-            *byte ^= mixed;
-        }
+    let (Some(n), Some(r), Some(p)) = (
+        parse_canonical::<u64>(n),
+        parse_canonical::<u32>(r),
+        parse_canonical::<u32>(p),
+    ) else {
+        return false;
+    };
+    if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 {
+        return false;
     }
-    derived
+    // In u128 none of these products overflow: N < 2^64 and r, p < 2^32.
+    let (n128, r128, p128) = (u128::from(n), u128::from(r), u128::from(p));
+    // OpenSSL's count: N + 2 blocks of 128 · r bytes for the work area, and p for the input.
+    let memory = 128 * r128 * (n128 + 2) + 128 * r128 * p128;
+    let work = n128 * r128 * p128;
+    if memory > u128::from(MAX_SCRYPT_MEMORY) || work > u128::from(MAX_SCRYPT_WORK) {
+        return false;
+    }
+
+    let Ok(log_n) = u8::try_from(n.trailing_zeros()) else {
+        return false;
+    };
+    let Ok(params) = scrypt::Params::new(log_n, r, p, SCRYPT_HASH_LEN) else {
+        return false;
+    };
+    let mut out = [0u8; SCRYPT_HASH_LEN];
+    if scrypt::scrypt(password.as_bytes(), salt.as_bytes(), &params, &mut out).is_err() {
+        return false;
+    }
+
+    let expected = format!("{algorithm}${n}${salt}${r}${p}${}", BASE64.encode(out));
+    expected.as_bytes().ct_eq(stored.as_bytes()).into()
+}
+
+/// Parses a number written as Django writes it (`%d`: no sign, no leading zeros). Django
+/// rejects any other spelling because it compares whole hash strings, so rejecting it here
+/// saves computing a hash that cannot match.
+fn parse_canonical<T: std::str::FromStr + ToString>(text: &str) -> Option<T> {
+    let number = text.parse::<T>().ok()?;
+    (number.to_string() == text).then_some(number)
 }
 
 /// Django's unusable password: `!` followed by random characters, never matched by any input.
@@ -198,15 +360,94 @@ pub fn unusable_password() -> String {
     let mut random = [0u8; 30];
     OsRng.fill_bytes(&mut random);
     let text = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, random);
-    format!("!{text}")
+    format!("{UNUSABLE_PASSWORD_PREFIX}{text}")
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
 
     fn secret(text: &str) -> SecretString {
         SecretString::from(text.to_owned())
+    }
+
+    /// The password of the Django vectors below.
+    const DJANGO_PASSWORD: &str = "Köln-lantern-42";
+
+    /// Hashes of [`DJANGO_PASSWORD`] that Django 5.2.19 made with its default parameters, printed
+    /// by tests/fixtures/django/print_test_vectors.py, which also checks each with Django's
+    /// `check_password`.
+    const DJANGO_HASHES: &[(&str, &str)] = &[
+        (
+            "pbkdf2_sha256",
+            "pbkdf2_sha256$1000000$emJSnfxtrqB0lk32qym1Kx$wWhpH4sRaXL7uw4p3+y9lI8MMk5e7nx3xvVBeI+45zI=",
+        ),
+        (
+            "pbkdf2_sha1",
+            "pbkdf2_sha1$1000000$Vu3BUETpSWBsgyndgkcxfw$ARaVLGNNNb2ZIAAGUNV0NuVrA+w=",
+        ),
+        (
+            "argon2id",
+            "argon2$argon2id$v=19$m=102400,t=2,p=8$Y3ZSeWpqZ1VIaVVJQ2dldWtzSG10Qw$5xYFc7P4xpdtQ1Oye1h0A3a98wUnEHQuJHmVL10uJ3s",
+        ),
+        (
+            "bcrypt_sha256",
+            "bcrypt_sha256$$2b$12$WPWCQAVMs1SvoS8vK4qYFuXT0BIqoAriSnLuWMl4MKAAnt.zab0Ui",
+        ),
+        (
+            "bcrypt",
+            "bcrypt$$2b$12$tl1l8UIPpuhbcOXxOqpxcuSZOdGhlS7Xreq7h..CvlmAT/6viFiYS",
+        ),
+        (
+            "scrypt",
+            "scrypt$16384$uhaINYIU2yOixpkL57kG08$8$5$3PKORh1Ja7dbfUVLTxZnzukYcbAmr9cPTrfNfxJ+qy9DYU0FerQG8Y972mSyALn6Jj0GrpB4vjQrGkPY9DcO9g==",
+        ),
+        // Made by the fixture's Argon2iPasswordHasher, Django's hasher with the Argon2i variant
+        // and parameters of older Django versions.
+        (
+            "argon2i",
+            "argon2$argon2i$v=19$m=512,t=2,p=2$ODFIQTA0OWZ5c085dEdqUk1aUTRLWA$AydiI1ScqzLpA+lXmoOBkNCCPyxmwI7bpRCarwNhEs4",
+        ),
+        // Argon2 version 1.0 without a `v=` part, as Argon2 libraries wrote it before version
+        // 1.3 of the algorithm. Made by argon2-cffi 25.1 with version 0x10 and the `v=16` part
+        // removed; Django's `check_password` accepts it.
+        (
+            "argon2i version 1.0",
+            "argon2$argon2i$m=512,t=2,p=2$MjFNRHQxUnkxaG1uVHRDbmZRNmQ5RA$EcJpXeI9Y5dbstAdFoTxrg",
+        ),
+    ];
+
+    /// Django's `bcrypt_sha256` hash of a 102-byte password, [`DJANGO_PASSWORD`] and a dash
+    /// six times, made like [`DJANGO_HASHES`].
+    const DJANGO_BCRYPT_SHA256_LONG: &str =
+        "bcrypt_sha256$$2b$12$oTbSmX8OTiDtjdsfKAJBtuUx1c8FNq0JG6E2pSuEAwxT0.or2gF.q";
+
+    fn django_hash(label: &str) -> &'static str {
+        DJANGO_HASHES
+            .iter()
+            .find(|(name, _)| *name == label)
+            .map(|(_, hash)| *hash)
+            .expect("a vector with this label")
+    }
+
+    /// Replaces the last character of `hash` with another one of the same alphabet.
+    fn tamper_last(hash: &str) -> String {
+        let mut tampered = hash.trim_end_matches('=').to_owned();
+        let last = tampered.pop().expect("non-empty hash");
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        tampered.push_str(&hash[hash.trim_end_matches('=').len()..]);
+        tampered
+    }
+
+    /// Runs `verify_blocking` and asserts that it returned within `limit`.
+    fn verify_within(limit: Duration, password: &str, hash: &str) -> bool {
+        let started = Instant::now();
+        let verified = verify_blocking(password, hash);
+        let elapsed = started.elapsed();
+        assert!(elapsed < limit, "took {elapsed:?} on {hash}");
+        verified
     }
 
     #[tokio::test]
@@ -261,25 +502,70 @@ mod tests {
         assert!(!unusable);
     }
 
-    #[test]
-    fn pbkdf2_matches_known_vectors() {
-        // PBKDF2-HMAC-SHA256 of "password" with salt "salt", as Python's hashlib.pbkdf2_hmac
-        // computes it.
-        let one = pbkdf2_hmac_sha256(b"password", b"salt", 1);
-        let many = pbkdf2_hmac_sha256(b"password", b"salt", 4096);
+    #[tokio::test]
+    async fn django_hashes_verify_through_passwords() {
+        let passwords = Passwords::new(2);
 
-        assert_eq!(
-            hex(&one),
-            "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b"
-        );
-        assert_eq!(
-            hex(&many),
-            "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
-        );
+        for (label, hash) in DJANGO_HASHES {
+            let right = passwords
+                .verify(secret(DJANGO_PASSWORD), Some((*hash).to_owned()))
+                .await
+                .expect("verify");
+            let wrong = passwords
+                .verify(secret("Koln-lantern-42"), Some((*hash).to_owned()))
+                .await
+                .expect("verify");
+
+            assert!(right, "{label}: the right password was rejected");
+            assert!(!wrong, "{label}: a wrong password was accepted");
+        }
     }
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    #[test]
+    fn tampered_django_hashes_do_not_verify() {
+        for (label, hash) in DJANGO_HASHES {
+            let tampered = tamper_last(hash);
+            assert_ne!(&tampered, hash, "{label}");
+
+            assert!(
+                !verify_blocking(DJANGO_PASSWORD, &tampered),
+                "{label}: a changed hash verified: {tampered}"
+            );
+        }
+    }
+
+    #[test]
+    fn pbkdf2_changed_parameters_do_not_verify() {
+        let hash = django_hash("pbkdf2_sha256");
+        let fewer = hash.replace("$1000000$", "$999999$");
+        let padded = hash.replace("$1000000$", "$01000000$");
+        let plus = hash.replace("$1000000$", "$+1000000$");
+        let other_digest = hash.replacen("pbkdf2_sha256", "pbkdf2_sha1", 1);
+
+        assert!(!verify_blocking(DJANGO_PASSWORD, &fewer));
+        // Django compares the whole string, so another spelling of the count fails there too.
+        assert!(!verify_blocking(DJANGO_PASSWORD, &padded));
+        assert!(!verify_blocking(DJANGO_PASSWORD, &plus));
+        assert!(!verify_blocking(DJANGO_PASSWORD, &other_digest));
+    }
+
+    #[test]
+    fn pbkdf2_matches_hashlib_vector() {
+        // PBKDF2-HMAC-SHA256 of "password" with salt "salt" and 4096 iterations, as Python's
+        // hashlib.pbkdf2_hmac computes it, in Django's format.
+        let derived =
+            hex_to_bytes("c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a");
+        let hash = format!("pbkdf2_sha256$4096$salt${}", BASE64.encode(derived));
+
+        assert!(verify_blocking("password", &hash));
+        assert!(!verify_blocking("Password", &hash));
+    }
+
+    fn hex_to_bytes(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digits"))
+            .collect()
     }
 
     #[test]
@@ -299,17 +585,122 @@ mod tests {
         assert!(needs_rehash(hash));
     }
 
+    #[test]
+    fn bcrypt_sha256_hashes_long_passwords_whole() {
+        let long = DJANGO_PASSWORD.to_owned() + "-";
+        let long = long.repeat(6);
+        assert_eq!(long.len(), 102);
+        // Differs from `long` only after byte 72, which plain bcrypt would not read.
+        let changed_at_end = format!("{}X", &long[..long.len() - 1]);
+
+        assert!(verify_blocking(&long, DJANGO_BCRYPT_SHA256_LONG));
+        assert!(!verify_blocking(&changed_at_end, DJANGO_BCRYPT_SHA256_LONG));
+    }
+
+    #[test]
+    fn bcrypt_hash_is_not_a_bcrypt_sha256_hash() {
+        let plain = django_hash("bcrypt");
+        let sha256 = django_hash("bcrypt_sha256");
+        let plain_as_sha256 = plain.replacen("bcrypt$", "bcrypt_sha256$", 1);
+        let sha256_as_plain = sha256.replacen("bcrypt_sha256$", "bcrypt$", 1);
+
+        assert!(!verify_blocking(DJANGO_PASSWORD, &plain_as_sha256));
+        assert!(!verify_blocking(DJANGO_PASSWORD, &sha256_as_plain));
+    }
+
+    #[test]
+    fn scrypt_changed_parameters_do_not_verify() {
+        let hash = django_hash("scrypt");
+        let other_n = hash.replacen("$16384$", "$8192$", 1);
+        let other_p = hash.replacen("$8$5$", "$8$4$", 1);
+        let extra_part = format!("{hash}$extra");
+        let not_power_of_two = hash.replacen("$16384$", "$16383$", 1);
+
+        assert!(!verify_blocking(DJANGO_PASSWORD, &other_n));
+        assert!(!verify_blocking(DJANGO_PASSWORD, &other_p));
+        assert!(!verify_blocking(DJANGO_PASSWORD, &extra_part));
+        assert!(!verify_blocking(DJANGO_PASSWORD, &not_power_of_two));
+    }
+
+    #[test]
+    fn costs_above_bounds_are_rejected_at_once() {
+        let limit = Duration::from_secs(1);
+        let pbkdf2 = django_hash("pbkdf2_sha256").replacen("$1000000$", "$4294967295$", 1);
+        let pbkdf2_sha1 = django_hash("pbkdf2_sha1").replacen("$1000000$", "$10000001$", 1);
+        let bcrypt = django_hash("bcrypt").replacen("$12$", "$31$", 1);
+        let bcrypt_sha256 = django_hash("bcrypt_sha256").replacen("$12$", "$16$", 1);
+        // 128 MiB of memory.
+        let scrypt_memory = django_hash("scrypt").replacen("$16384$", "$1048576$", 1);
+        // 16 MiB of memory, but 200 times the work of Django's default.
+        let scrypt_work = django_hash("scrypt").replacen("$8$5$", "$8$1000$", 1);
+        // 4 GiB of memory.
+        let argon2_memory = django_hash("argon2id").replacen("m=102400", "m=4194304", 1);
+        // 100 MiB, 1000 passes.
+        let argon2_passes = django_hash("argon2id").replacen("t=2", "t=1000", 1);
+
+        for hash in [
+            &pbkdf2,
+            &pbkdf2_sha1,
+            &bcrypt,
+            &bcrypt_sha256,
+            &scrypt_memory,
+            &scrypt_work,
+            &argon2_memory,
+            &argon2_passes,
+        ] {
+            assert!(!verify_within(limit, DJANGO_PASSWORD, hash), "{hash}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_malformed_hashes_never_verify() {
+        for hash in [
+            "",
+            "$",
+            "argon2",
+            "argon2$",
+            "pbkdf2_sha256",
+            "pbkdf2_sha256$$$",
+            "bcrypt$",
+            "bcrypt_sha256$$2b$12$",
+            "scrypt$16384$salt$8$5$",
+            // Hashers that Django still has but that the application does not accept.
+            "md5$salt$2b4ab4ba0e2a1a3a5c9c0e5fb6e2f3c1",
+            "unsalted_md5$$5f4dcc3b5aa765d61d8327deb882cf99",
+            "sha1$salt$0123456789abcdef0123456789abcdef01234567",
+            // A bare PHC string, without Django's `argon2` prefix.
+            "$argon2id$v=19$m=512,t=2,p=2$ODFIQTA0OWZ5c085dEdqUk1aUTRLWA$AydiI1ScqzLpA+lXmoOBkNCCPyxmwI7bpRCarwNhEs4",
+        ] {
+            assert!(!verify_blocking(DJANGO_PASSWORD, hash), "{hash:?}");
+        }
+    }
+
     #[tokio::test]
-    async fn argon2_hashes_need_no_rehash() {
+    async fn only_current_argon2id_needs_no_rehash() {
         let hash = Passwords::new(1)
             .hash(secret("violet-lantern-88"))
             .await
             .expect("hash");
-        let django_default = "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+        // Argon2id with this application's parameters but a 16-byte output.
+        let short_output =
+            "argon2$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
 
         assert!(!needs_rehash(&hash));
-        assert!(!needs_rehash(django_default));
         assert!(!needs_rehash(&unusable_password()));
+        assert!(needs_rehash(short_output));
+        for (label, django) in DJANGO_HASHES {
+            assert!(needs_rehash(django), "{label}");
+        }
+        assert!(needs_rehash("md5$salt$2b4ab4ba0e2a1a3a5c9c0e5fb6e2f3c1"));
+    }
+
+    #[test]
+    fn hasher_name_is_the_algorithm() {
+        assert_eq!(hasher_name(django_hash("pbkdf2_sha256")), "pbkdf2_sha256");
+        assert_eq!(hasher_name(django_hash("argon2i")), "argon2");
+        assert_eq!(hasher_name(django_hash("bcrypt_sha256")), "bcrypt_sha256");
+        assert_eq!(hasher_name(&unusable_password()), "unusable");
+        assert_eq!(hasher_name("plain"), "unknown");
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod helpers;
 pub mod idp;
 
 mod concurrency;
+mod django;
 mod faults;
 mod health;
 mod login;

@@ -158,6 +158,23 @@ impl User {
         Ok(())
     }
 
+    /// Replaces the hash only while the row still holds `old_hash`; returns whether it did.
+    pub fn replace_password(
+        conn: &mut DbConnection,
+        id: i32,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, DbError> {
+        let updated = with_connection!(conn, |c| diesel::update(
+            auth_user::table
+                .find(id)
+                .filter(auth_user::password.eq(old_hash))
+        )
+        .set(auth_user::password.eq(new_hash))
+        .execute(c))?;
+        Ok(updated == 1)
+    }
+
     pub fn record_login(conn: &mut DbConnection, id: i32) -> Result<(), DbError> {
         with_connection!(conn, |c| diesel::update(auth_user::table.find(id))
             .set(auth_user::last_login.eq(Utc::now().naive_utc()))

@@ -1,0 +1,475 @@
+//! The application on a database that Django made. tests/fixtures/django/make_fixture.py runs
+//! Django's `migrate` and creates one user per Django password hasher with Django's own
+//! `create_user`, a user with an unusable password, a profile row and an Outlook account row.
+//! Users sign in through the log-in form.
+//!
+//! The fixture needs the venv that tests/fixtures/django/setup-venv.sh makes (`.ci/run` runs
+//! it). Without the venv these tests print a notice and pass, except in CI (`CI=true`), where
+//! they fail.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Once;
+
+use diesel::sql_types::Text;
+use diesel::{QueryableByName, RunQueryDsl};
+use serde::Deserialize;
+
+use crate::helpers::{
+    assert_redirects_to, form_error, input_value, spawn_app, spawn_app_with, status_and_html,
+    TestApp, STRONG_PASSWORD,
+};
+
+/// The prefix of every hash that the application writes.
+const CURRENT_HASH_PREFIX: &str = "argon2$argon2id$v=19$m=19456,t=2,p=1$";
+
+const INVALID_LOGIN: &str =
+    "Enter a correct username (or email address) and password. The password is case-sensitive.";
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/django")
+}
+
+/// Returns the venv's Python, or `None` after printing a notice when the venv is missing
+/// outside CI. In CI a missing venv fails the test.
+fn django_python() -> Option<PathBuf> {
+    static NOTICE: Once = Once::new();
+
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/django-venv/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    let setup = "run tests/fixtures/django/setup-venv.sh to create it";
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("the Django venv {} is missing: {setup}", python.display());
+    }
+    NOTICE.call_once(|| {
+        // Written to the stderr handle, not with eprintln!, which the test harness captures.
+        let _ = writeln!(
+            std::io::stderr(),
+            "Django tests not run: the Django venv {} is missing; {setup}",
+            python.display()
+        );
+    });
+    None
+}
+
+/// A Django-made user, as make_fixture.py describes it.
+#[derive(Debug, Deserialize)]
+struct FixtureUser {
+    username: String,
+    /// `None` for the user with an unusable password.
+    password: Option<String>,
+    /// The algorithm name that starts the user's hash, such as `pbkdf2_sha256`.
+    algorithm: Option<String>,
+    first_name: String,
+    last_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FixtureProfile {
+    username: String,
+    bio: String,
+    job_title: String,
+    time_zone: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FixtureOutlookAccount {
+    username: String,
+    display_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FixtureDescription {
+    users: Vec<FixtureUser>,
+    profile: FixtureProfile,
+    outlook_account: FixtureOutlookAccount,
+}
+
+/// A SQLite database made by Django, with the description of what it holds.
+struct DjangoDatabase {
+    path: PathBuf,
+    description: FixtureDescription,
+    _dir: tempfile::TempDir,
+}
+
+impl DjangoDatabase {
+    fn usable_users(&self) -> impl Iterator<Item = (&FixtureUser, &str)> {
+        self.description
+            .users
+            .iter()
+            .filter_map(|user| user.password.as_deref().map(|password| (user, password)))
+    }
+
+    fn user(&self, username: &str) -> &FixtureUser {
+        self.description
+            .users
+            .iter()
+            .find(|user| user.username == username)
+            .unwrap_or_else(|| panic!("the fixture has no user {username}"))
+    }
+}
+
+/// Runs make_fixture.py with `args` into a new temporary folder. Returns `None` when the venv
+/// is missing outside CI.
+fn make_django_database_with(args: &[&str]) -> Option<DjangoDatabase> {
+    let python = django_python()?;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("django.sqlite3");
+
+    let output = Command::new(&python)
+        .arg(fixture_dir().join("make_fixture.py"))
+        .args(args)
+        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .env("DJANGO_SETTINGS_MODULE", "fixture_project.settings")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("running {} failed: {e}", python.display()));
+    assert!(
+        output.status.success(),
+        "make_fixture.py failed with {}:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let description: FixtureDescription =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "make_fixture.py printed invalid JSON: {e}\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        });
+
+    Some(DjangoDatabase {
+        path,
+        description,
+        _dir: dir,
+    })
+}
+
+fn make_django_database() -> Option<DjangoDatabase> {
+    make_django_database_with(&[])
+}
+
+/// Starts the application on the Django-made database. The row helpers of [`TestApp`] read
+/// that database too.
+async fn spawn_app_on(database: &DjangoDatabase) -> TestApp {
+    let url = format!("sqlite://{}", database.path.display());
+    let mut app = spawn_app_with(vec![("DATABASE_URL", url)]).await;
+    app.database_path = database.path.clone();
+    app
+}
+
+/// Runs Django's `check_password` through check_password.py. Returns whether Django accepts
+/// `password` for `hash`.
+fn django_accepts(python: &Path, hash: &str, password: &str) -> bool {
+    let mut child = Command::new(python)
+        .arg(fixture_dir().join("check_password.py"))
+        .env("DJANGO_SETTINGS_MODULE", "fixture_project.settings")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start check_password.py");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(format!("{hash}\n{password}\n").as_bytes())
+        .expect("write to check_password.py");
+    let output = child
+        .wait_with_output()
+        .expect("wait for check_password.py");
+    match output.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!(
+            "check_password.py failed with {}:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+#[derive(Debug, PartialEq, QueryableByName)]
+struct RowText {
+    #[diesel(sql_type = Text)]
+    row: String,
+}
+
+/// Opens a SQLite file directly, waiting for the application's write lock if it holds one.
+fn open_sqlite(path: &Path) -> diesel::SqliteConnection {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let mut conn =
+        diesel::SqliteConnection::establish(&path.to_string_lossy()).expect("open database");
+    conn.batch_execute("PRAGMA busy_timeout = 5000;")
+        .expect("set busy timeout");
+    conn
+}
+
+/// Returns every row of `table` as text, each column through SQLite's `quote()`, so that
+/// types and values are compared exactly.
+fn table_snapshot(path: &Path, table: &str) -> Vec<String> {
+    let mut conn = open_sqlite(path);
+    let columns: Vec<String> = diesel::sql_query(format!(
+        "SELECT name AS row FROM pragma_table_info('{table}') ORDER BY cid"
+    ))
+    .load::<RowText>(&mut conn)
+    .expect("read the table's columns")
+    .into_iter()
+    .map(|column| format!("quote(\"{}\")", column.row))
+    .collect();
+    assert!(!columns.is_empty(), "table {table} is missing");
+
+    diesel::sql_query(format!(
+        "SELECT {} AS row FROM \"{table}\" ORDER BY id",
+        columns.join(" || ',' || ")
+    ))
+    .load::<RowText>(&mut conn)
+    .expect("read the table's rows")
+    .into_iter()
+    .map(|row| row.row)
+    .collect()
+}
+
+#[tokio::test]
+async fn django_users_log_in_and_get_argon2id() {
+    let Some(database) = make_django_database() else {
+        return;
+    };
+    let app = spawn_app_on(&database).await;
+    let algorithms: Vec<&str> = database
+        .usable_users()
+        .filter_map(|(user, _)| user.algorithm.as_deref())
+        .collect();
+    for expected in [
+        "pbkdf2_sha256",
+        "pbkdf2_sha1",
+        "argon2",
+        "bcrypt_sha256",
+        "bcrypt",
+        "scrypt",
+    ] {
+        assert!(
+            algorithms.contains(&expected),
+            "no {expected} user in the fixture"
+        );
+    }
+
+    for (user, password) in database.usable_users() {
+        let name = &user.username;
+        let django_hash = app.user_row(name).expect("auth_user row").password;
+        assert!(
+            django_hash.starts_with(user.algorithm.as_deref().expect("usable user's hasher")),
+            "{name}: the fixture stored {django_hash}"
+        );
+
+        let response = app.login(name, password).await;
+        assert_eq!(response.status().as_u16(), 303, "{name}: log-in failed");
+        assert_redirects_to(&response, "/accounts/profile/");
+        let row = app.user_row(name).expect("auth_user row");
+        assert!(
+            row.password.starts_with(CURRENT_HASH_PREFIX),
+            "{name}: the hash was not replaced with Argon2id: {}",
+            row.password
+        );
+        assert!(row.last_login.is_some(), "{name}: last_login not recorded");
+
+        let response = app.logout().await;
+        assert_redirects_to(&response, "/");
+        let response = app.login(name, password).await;
+        assert_eq!(
+            response.status().as_u16(),
+            303,
+            "{name}: second log-in failed"
+        );
+        assert_redirects_to(&response, "/accounts/profile/");
+        let response = app.logout().await;
+        assert_redirects_to(&response, "/");
+    }
+}
+
+#[tokio::test]
+async fn django_user_with_wrong_password_keeps_hash() {
+    let Some(database) = make_django_database() else {
+        return;
+    };
+    let app = spawn_app_on(&database).await;
+    let user = database.user("django_bcrypt_sha256");
+    let before = app.user_row(&user.username).expect("auth_user row");
+
+    let response = app.login(&user.username, "Koln-lantern-42").await;
+
+    let (status, html) = status_and_html(response).await;
+    assert_eq!(status, 400, "a wrong password did not fail the log-in");
+    assert_eq!(form_error(&html).as_deref(), Some(INVALID_LOGIN));
+    let after = app.user_row(&user.username).expect("auth_user row");
+    assert_eq!(
+        after.password, before.password,
+        "a failed log-in changed the hash"
+    );
+}
+
+#[tokio::test]
+async fn django_unusable_password_never_logs_in() {
+    let Some(database) = make_django_database() else {
+        return;
+    };
+    let app = spawn_app_on(&database).await;
+    let user = database.user("django_unusable");
+    assert!(user.password.is_none(), "the fixture gave a password");
+    let stored = app
+        .user_row(&user.username)
+        .expect("auth_user row")
+        .password;
+    assert!(
+        stored.starts_with('!'),
+        "not an unusable password: {stored}"
+    );
+
+    // The stored text itself, the text after `!`, and an empty password.
+    for attempt in [stored.as_str(), &stored[1..], ""] {
+        let response = app.login(&user.username, attempt).await;
+
+        let (status, _) = status_and_html(response).await;
+        assert_eq!(status, 400, "logged in with {attempt:?}");
+    }
+    let after = app.user_row(&user.username).expect("auth_user row");
+    assert_eq!(after.password, stored, "the unusable password was replaced");
+}
+
+#[tokio::test]
+async fn django_rows_survive_startup() {
+    let Some(database) = make_django_database() else {
+        return;
+    };
+    let tables = [
+        "auth_user",
+        "outlook_oauth_app_userprofile",
+        "outlook_oauth_app_outlookaccount",
+    ];
+    let before: Vec<Vec<String>> = tables
+        .iter()
+        .map(|table| table_snapshot(&database.path, table))
+        .collect();
+
+    let _app = spawn_app_on(&database).await;
+
+    for (table, rows) in tables.iter().zip(&before) {
+        assert!(!rows.is_empty(), "the fixture left {table} empty");
+        assert_eq!(
+            &table_snapshot(&database.path, table),
+            rows,
+            "starting the application changed rows of {table}"
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "startup fails: migrations/sqlite creates a unique index on lower(username), and \
+            Django allows usernames that differ only in case; left for the migration rework"]
+async fn django_usernames_differing_in_case_start() {
+    let Some(database) = make_django_database_with(&["--case-variant-username"]) else {
+        return;
+    };
+    let before = table_snapshot(&database.path, "auth_user");
+    database.user("DJANGO_PBKDF2_SHA256");
+    database.user("django_pbkdf2_sha256");
+
+    // Panics with the migration error when the application does not start.
+    let _app = spawn_app_on(&database).await;
+
+    assert_eq!(table_snapshot(&database.path, "auth_user"), before);
+}
+
+#[tokio::test]
+async fn django_profile_page_renders() {
+    let Some(database) = make_django_database() else {
+        return;
+    };
+    let app = spawn_app_on(&database).await;
+    let profile = &database.description.profile;
+    let owner = database.user(&profile.username);
+    assert_eq!(
+        owner.first_name, "",
+        "the profile's owner should have no names"
+    );
+    let password = owner.password.as_deref().expect("profile owner's password");
+
+    let response = app.login(&owner.username, password).await;
+    assert_redirects_to(&response, "/accounts/profile/");
+    let (status, html) = status_and_html(app.get("/accounts/profile/").await).await;
+
+    assert_eq!(status, 200, "profile page failed: {html}");
+    assert!(html.contains(&format!("<h1>{}</h1>", owner.username)));
+    assert_eq!(input_value(&html, "first_name").as_deref(), Some(""));
+    assert_eq!(input_value(&html, "last_name").as_deref(), Some(""));
+    assert_eq!(
+        input_value(&html, "job_title").as_deref(),
+        Some(profile.job_title.as_str())
+    );
+    assert_eq!(
+        input_value(&html, "time_zone").as_deref(),
+        Some(profile.time_zone.as_str())
+    );
+    assert!(html.contains(&profile.bio), "bio missing");
+    let account = &database.description.outlook_account;
+    assert_eq!(account.username, owner.username);
+    assert!(
+        html.contains(&account.display_name),
+        "the Outlook account Django stored is not listed"
+    );
+}
+
+#[tokio::test]
+async fn django_user_without_profile_row_gets_one() {
+    let Some(database) = make_django_database() else {
+        return;
+    };
+    let app = spawn_app_on(&database).await;
+    let user = database.user("django_scrypt");
+    let password = user.password.as_deref().expect("password");
+    let user_id = app.user_row(&user.username).expect("auth_user row").id;
+    assert!(
+        app.profile_rows(user_id).is_empty(),
+        "the fixture made a profile row"
+    );
+
+    let response = app.login(&user.username, password).await;
+    assert_redirects_to(&response, "/accounts/profile/");
+    let (status, html) = status_and_html(app.get("/accounts/profile/").await).await;
+
+    assert_eq!(status, 200, "profile page failed: {html}");
+    assert_eq!(input_value(&html, "first_name").as_deref(), Some(""));
+    assert_eq!(
+        input_value(&html, "last_name").as_deref(),
+        Some(user.last_name.as_str())
+    );
+    assert_eq!(app.profile_rows(user_id).len(), 1);
+}
+
+#[tokio::test]
+async fn application_hash_verifies_in_django() {
+    let Some(python) = django_python() else {
+        return;
+    };
+    let app = spawn_app().await;
+    let response = app
+        .signup("grace", "grace@example.com", STRONG_PASSWORD)
+        .await;
+    assert_redirects_to(&response, "/accounts/profile/");
+    let hash = app.user_row("grace").expect("auth_user row").password;
+    assert!(hash.starts_with(CURRENT_HASH_PREFIX), "{hash}");
+
+    assert!(
+        django_accepts(&python, &hash, STRONG_PASSWORD),
+        "Django rejected the application's hash {hash}"
+    );
+    assert!(
+        !django_accepts(&python, &hash, "violet-lantern-88-orbiT"),
+        "Django accepted a wrong password for {hash}"
+    );
+}
