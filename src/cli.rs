@@ -19,6 +19,9 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Report the database backend, migrations, users per password hasher and configuration
+    /// problems, without changing anything. Exits with 1 when it finds a problem.
+    Check,
     /// Create a staff superuser. The password is read from the terminal, or from
     /// OUTLOOK_APP_SUPERUSER_PASSWORD when set.
     Createsuperuser {

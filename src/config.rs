@@ -45,6 +45,8 @@ pub struct Settings {
     pub bind_address: SocketAddr,
     pub public_url: Url,
     pub secret_key: SecretKey,
+    /// The file the key was read from or generated into, when `SECRET_KEY` is unset.
+    pub secret_key_file: Option<PathBuf>,
     pub session_age: Duration,
     pub outlook: Option<OutlookSettings>,
     pub trusted_proxies: Vec<IpAddr>,
@@ -169,6 +171,10 @@ impl Settings {
             })
             .collect();
 
+        let secret_key_file = match (&var("SECRET_KEY"), &database_url) {
+            (None, Some(url)) => Some(url.secret_key_path()),
+            _ => None,
+        };
         // The key file lives beside the database, so resolve it only once the URL is valid.
         let secret_key = match (var("SECRET_KEY"), &database_url) {
             (Some(key), _) if key.len() < MIN_SECRET_KEY_LEN => {
@@ -203,6 +209,7 @@ impl Settings {
                 bind_address,
                 public_url,
                 secret_key,
+                secret_key_file,
                 session_age,
                 outlook,
                 trusted_proxies,

@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use outlook_oauth_app::check;
 use outlook_oauth_app::cli::{Cli, Command};
 use outlook_oauth_app::config::Settings;
-use outlook_oauth_app::db::Database;
+use outlook_oauth_app::db::{adopt, Database};
 use outlook_oauth_app::startup::Application;
 use outlook_oauth_app::{auth::Passwords, superuser, telemetry};
 
@@ -52,12 +53,30 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let db = Database::connect_with(&settings.database_url, settings.pool)?;
-            let applied = tokio::task::spawn_blocking(move || db.migrate()).await??;
-            if applied.is_empty() {
+            let report = tokio::task::spawn_blocking(move || db.migrate()).await??;
+            for (app, count) in &report.adoption.django_migrations {
+                println!("Django's django_migrations lists {count} migrations of {app}.");
+            }
+            for table in &report.adoption.existing_tables {
+                println!("Adopted the existing table {table}; its rows are unchanged.");
+            }
+            if report.applied.is_empty() {
                 println!("No migrations to apply.");
             }
-            for name in applied {
-                println!("Applied {name}");
+            for name in &report.applied {
+                println!("Applied {name}.");
+            }
+            if let adopt::UsernameIndex::NotUnique { duplicate_groups } = report.username_index {
+                println!(
+                    "Warning: {duplicate_groups} groups of usernames differ only in case, so their \
+                     index is not unique; new usernames are still checked without regard to case."
+                );
+            }
+        }
+        Command::Check => {
+            let problems = check::run(&settings).await?;
+            if problems > 0 {
+                anyhow::bail!("check found {problems} problem(s)");
             }
         }
         Command::Createsuperuser { username, email } => {

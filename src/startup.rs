@@ -60,13 +60,11 @@ impl Application {
     /// port before they set `PUBLIC_URL`.
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let db = Database::connect_with(&settings.database_url, settings.pool)?;
-        let applied = {
+        let report = {
             let db = db.clone();
             tokio::task::spawn_blocking(move || db.migrate()).await??
         };
-        for name in &applied {
-            tracing::info!(migration = %name, "applied migration");
-        }
+        report.log();
 
         let port = listener.local_addr()?.port();
         let passwords = tokio::task::spawn_blocking(Passwords::for_this_machine).await?;

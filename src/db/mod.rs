@@ -10,6 +10,7 @@
 //! `MultiConnection` derive was the other candidate; it supports only the SQL types every backend
 //! shares, and `Bool` (Django's `is_active`, `is_staff`, …) is not among them.
 
+pub mod adopt;
 pub mod models;
 pub mod schema;
 
@@ -29,6 +30,40 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// How long SQLite waits on a lock held by another connection before it returns "database is
 /// locked". Writers hold the lock for milliseconds, so this covers bursts of sign-ups.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// What [`Database::migrate`] found and did.
+#[derive(Debug)]
+pub struct MigrationReport {
+    /// The migrations applied now.
+    pub applied: Vec<String>,
+    pub adoption: adopt::Adoption,
+    pub username_index: adopt::UsernameIndex,
+}
+
+impl MigrationReport {
+    /// Logs what was adopted from Django and what was applied.
+    pub fn log(&self) {
+        for (app, count) in &self.adoption.django_migrations {
+            tracing::info!(app = %app, migrations = count, "Django's django_migrations lists this app");
+        }
+        for table in &self.adoption.existing_tables {
+            tracing::info!(
+                table,
+                "adopted an existing table; its rows are left as they are"
+            );
+        }
+        for name in &self.applied {
+            tracing::info!(migration = %name, "applied migration");
+        }
+        if let adopt::UsernameIndex::NotUnique { duplicate_groups } = self.username_index {
+            tracing::warn!(
+                duplicate_groups,
+                "auth_user has usernames that differ only in case, so their index is not unique; \
+                 new usernames are still checked without regard to case"
+            );
+        }
+    }
+}
 
 /// A pooled connection to either backend.
 pub enum DbConnection {
@@ -226,15 +261,54 @@ impl Database {
         .map_err(DbError::Unavailable)
     }
 
-    /// Applies pending migrations and returns the names of those it applied.
-    pub fn migrate(&self) -> Result<Vec<String>, anyhow::Error> {
+    /// Applies pending migrations on a database that may already hold Django's tables, and
+    /// reports what it found and did.
+    pub fn migrate(&self) -> Result<MigrationReport, anyhow::Error> {
         let mut conn = self.get()?;
+        let adoption = adopt::inspect(&mut conn)?;
+
         let applied = match &mut conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
             DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
         }
-        .map_err(|e| anyhow::anyhow!("applying migrations failed: {e}"))?;
-        Ok(applied.iter().map(|v| v.to_string()).collect())
+        .map_err(|e| anyhow::anyhow!("applying migrations failed: {e}"))?
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+
+        let username_index = adopt::ensure_username_index(&mut conn)?;
+        Ok(MigrationReport {
+            applied,
+            adoption,
+            username_index,
+        })
+    }
+
+    /// The applied and pending migrations, without applying any.
+    pub fn migration_status(&self) -> Result<(Vec<String>, Vec<String>), anyhow::Error> {
+        let mut conn = self.get()?;
+        let text = |e: Box<dyn std::error::Error + Send + Sync>| anyhow::anyhow!("{e}");
+        let names = |versions: Vec<diesel::migration::MigrationVersion<'_>>| {
+            versions.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        match &mut conn {
+            DbConnection::Sqlite(c) => {
+                let applied = names(c.applied_migrations().map_err(text)?);
+                let pending = c.pending_migrations(SQLITE_MIGRATIONS).map_err(text)?;
+                Ok((
+                    applied,
+                    pending.iter().map(|m| m.name().to_string()).collect(),
+                ))
+            }
+            DbConnection::Postgres(c) => {
+                let applied = names(c.applied_migrations().map_err(text)?);
+                let pending = c.pending_migrations(POSTGRES_MIGRATIONS).map_err(text)?;
+                Ok((
+                    applied,
+                    pending.iter().map(|m| m.name().to_string()).collect(),
+                ))
+            }
+        }
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.

@@ -369,8 +369,6 @@ async fn django_rows_survive_startup() {
 }
 
 #[tokio::test]
-#[ignore = "startup fails: migrations/sqlite creates a unique index on lower(username), and \
-            Django allows usernames that differ only in case; left for the migration rework"]
 async fn django_usernames_differing_in_case_start() {
     let Some(database) = make_django_database_with(&["--case-variant-username"]) else {
         return;
@@ -380,9 +378,77 @@ async fn django_usernames_differing_in_case_start() {
     database.user("django_pbkdf2_sha256");
 
     // Panics with the migration error when the application does not start.
-    let _app = spawn_app_on(&database).await;
+    let app = spawn_app_on(&database).await;
 
     assert_eq!(table_snapshot(&database.path, "auth_user"), before);
+    let upper = database.user("DJANGO_PBKDF2_SHA256");
+    let password = upper.password.as_deref().expect("password");
+    let response = app.login("DJANGO_PBKDF2_SHA256", password).await;
+    assert_redirects_to(&response, "/accounts/profile/");
+    let page = app.get_html("/accounts/profile/").await;
+    assert!(
+        page.contains("<h1>DJANGO_PBKDF2_SHA256</h1>"),
+        "signed in as the other user"
+    );
+}
+
+/// Runs the application binary with `args` on the Django database; returns its output.
+fn run_binary(database: &DjangoDatabase, args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_outlook-oauth-app"))
+        .args(args)
+        .current_dir(database.path.parent().expect("folder"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", database.path.display()),
+        )
+        .env("SECRET_KEY", crate::helpers::SECRET_KEY)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the application binary");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn migrate_adopts_django_tables_and_check_reports_hashers() {
+    let Some(database) = make_django_database() else {
+        return;
+    };
+    let before = table_snapshot(&database.path, "auth_user");
+
+    let (migrated, migrate_output) = run_binary(&database, &["migrate"]);
+    let (_, check_output) = run_binary(&database, &["check"]);
+
+    assert!(migrated, "migrate failed: {migrate_output}");
+    assert!(
+        migrate_output.contains("Adopted the existing table auth_user"),
+        "{migrate_output}"
+    );
+    assert!(
+        migrate_output.contains("migrations of auth"),
+        "{migrate_output}"
+    );
+    assert_eq!(table_snapshot(&database.path, "auth_user"), before);
+    assert!(check_output.contains("Database: sqlite"), "{check_output}");
+    assert!(
+        check_output.contains("Migrations pending: none"),
+        "{check_output}"
+    );
+    assert!(
+        check_output.contains("pbkdf2_sha256 (upgraded at log-in)"),
+        "{check_output}"
+    );
+    assert!(
+        check_output.contains("scrypt (upgraded at log-in)"),
+        "{check_output}"
+    );
+    assert!(
+        check_output.contains("unusable (no password)"),
+        "{check_output}"
+    );
+    assert!(check_output.contains("OUTLOOK_CLIENT_ID"), "{check_output}");
 }
 
 #[tokio::test]

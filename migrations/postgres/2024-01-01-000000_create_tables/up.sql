@@ -15,10 +15,9 @@ CREATE TABLE IF NOT EXISTS "auth_user" (
     "date_joined" timestamp with time zone NOT NULL
 );
 
--- Usernames are unique without regard to case. PostgreSQL's lower() folds every letter the
--- database's locale knows, so this index settles races between sign-ups on its own.
-CREATE UNIQUE INDEX IF NOT EXISTS "outlook_oauth_app_user_username_ci"
-    ON "auth_user" (lower("username"));
+-- The index that keeps usernames unique without regard to case is made after the migrations
+-- (src/db/adopt.rs), because a database Django filled may hold usernames that differ only in
+-- case, and then it has to be a plain index.
 
 -- The queries compare text without regard to case through casefold(), which SQLite gets as a
 -- function registered on each connection.

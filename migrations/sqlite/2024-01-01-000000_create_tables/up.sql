@@ -14,10 +14,9 @@ CREATE TABLE IF NOT EXISTS "auth_user" (
     "first_name" varchar(150) NOT NULL
 );
 
--- Usernames are unique without regard to case. The application checks this before it inserts;
--- the index settles the race between two simultaneous sign-ups.
-CREATE UNIQUE INDEX IF NOT EXISTS "outlook_oauth_app_user_username_ci"
-    ON "auth_user" (lower("username"));
+-- The index that keeps usernames unique without regard to case is made after the migrations
+-- (src/db/adopt.rs), because a database Django filled may hold usernames that differ only in
+-- case, and then it has to be a plain index.
 
 CREATE TABLE IF NOT EXISTS "outlook_oauth_app_userprofile" (
     "id" integer NOT NULL PRIMARY KEY AUTOINCREMENT,

@@ -84,6 +84,15 @@ impl User {
         conn: &mut DbConnection,
         username: &str,
     ) -> Result<Option<User>, DbError> {
+        // An exact match wins: a database Django filled may hold both `ada` and `Ada`.
+        let exact = with_connection!(conn, |c| auth_user::table
+            .filter(auth_user::username.eq(username))
+            .select(User::as_select())
+            .first(c)
+            .optional())?;
+        if exact.is_some() {
+            return Ok(exact);
+        }
         // The unique index on lower(username) answers ASCII names; only names with other
         // letters need the full Unicode comparison, which scans the table on SQLite.
         let found = with_connection!(conn, |c| auth_user::table
