@@ -12,7 +12,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<usize> {
     let status_db = db.clone();
     let (applied, pending) =
         tokio::task::spawn_blocking(move || status_db.migration_status()).await??;
-    let adoption = db.run(|conn| adopt::inspect(conn)).await?;
+    let adoption = db.run(adopt::inspect).await?;
     println!("Migrations applied: {}", list_or_none(&applied));
     println!("Migrations pending: {}", list_or_none(&pending));
     if adoption.django_migrations.is_empty() {
