@@ -13,12 +13,14 @@ use std::process::{Command, Stdio};
 use std::sync::Once;
 
 use diesel::sql_types::Text;
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::QueryableByName;
 use serde::Deserialize;
+
+use outlook_oauth_app::config::DatabaseUrl;
 
 use crate::helpers::{
     assert_redirects_to, form_error, input_value, spawn_app, spawn_app_with, status_and_html,
-    TestApp, STRONG_PASSWORD,
+    PostgresTestDatabase, TestApp, TestDb, STRONG_PASSWORD,
 };
 
 /// The prefix of every hash that the application writes.
@@ -90,9 +92,11 @@ struct FixtureDescription {
 
 /// A SQLite database made by Django, with the description of what it holds.
 struct DjangoDatabase {
-    path: PathBuf,
+    /// `sqlite://PATH`, or the per-test PostgreSQL database when `TEST_DATABASE_URL` is set.
+    url: String,
     description: FixtureDescription,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    _postgres: Option<PostgresTestDatabase>,
 }
 
 impl DjangoDatabase {
@@ -117,12 +121,16 @@ impl DjangoDatabase {
 fn make_django_database_with(args: &[&str]) -> Option<DjangoDatabase> {
     let python = django_python()?;
     let dir = tempfile::tempdir().expect("temporary folder");
-    let path = dir.path().join("django.sqlite3");
+    let postgres = PostgresTestDatabase::create();
+    let url = match &postgres {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("django.sqlite3").display()),
+    };
 
     let output = Command::new(&python)
         .arg(fixture_dir().join("make_fixture.py"))
         .args(args)
-        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .env("DATABASE_URL", &url)
         .env("DJANGO_SETTINGS_MODULE", "fixture_project.settings")
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
@@ -142,9 +150,10 @@ fn make_django_database_with(args: &[&str]) -> Option<DjangoDatabase> {
         });
 
     Some(DjangoDatabase {
-        path,
+        url,
         description,
-        _dir: dir,
+        dir,
+        _postgres: postgres,
     })
 }
 
@@ -155,10 +164,7 @@ fn make_django_database() -> Option<DjangoDatabase> {
 /// Starts the application on the Django-made database. The row helpers of [`TestApp`] read
 /// that database too.
 async fn spawn_app_on(database: &DjangoDatabase) -> TestApp {
-    let url = format!("sqlite://{}", database.path.display());
-    let mut app = spawn_app_with(vec![("DATABASE_URL", url)]).await;
-    app.database_path = database.path.clone();
-    app
+    spawn_app_with(vec![("DATABASE_URL", database.url.clone())]).await
 }
 
 /// Runs Django's `check_password` through check_password.py. Returns whether Django accepts
@@ -198,41 +204,34 @@ struct RowText {
     row: String,
 }
 
-/// Opens a SQLite file directly, waiting for the application's write lock if it holds one.
-fn open_sqlite(path: &Path) -> diesel::SqliteConnection {
-    use diesel::connection::SimpleConnection;
-    use diesel::Connection;
-
-    let mut conn =
-        diesel::SqliteConnection::establish(&path.to_string_lossy()).expect("open database");
-    conn.batch_execute("PRAGMA busy_timeout = 5000;")
-        .expect("set busy timeout");
-    conn
-}
-
-/// Returns every row of `table` as text, each column through SQLite's `quote()`, so that
-/// types and values are compared exactly.
-fn table_snapshot(path: &Path, table: &str) -> Vec<String> {
-    let mut conn = open_sqlite(path);
-    let columns: Vec<String> = diesel::sql_query(format!(
-        "SELECT name AS row FROM pragma_table_info('{table}') ORDER BY cid"
-    ))
-    .load::<RowText>(&mut conn)
-    .expect("read the table's columns")
-    .into_iter()
-    .map(|column| format!("quote(\"{}\")", column.row))
-    .collect();
-    assert!(!columns.is_empty(), "table {table} is missing");
-
-    diesel::sql_query(format!(
-        "SELECT {} AS row FROM \"{table}\" ORDER BY id",
-        columns.join(" || ',' || ")
-    ))
-    .load::<RowText>(&mut conn)
-    .expect("read the table's rows")
-    .into_iter()
-    .map(|row| row.row)
-    .collect()
+/// Returns every row of `table` as text, ordered by id, so that types and values are compared
+/// exactly: through SQLite's `quote()` of each column, or PostgreSQL's text form of the row.
+fn table_snapshot(url: &str, table: &str) -> Vec<String> {
+    let url = DatabaseUrl::parse(url).expect("database URL");
+    let mut db = TestDb::open(&url);
+    let query = match &url {
+        DatabaseUrl::Sqlite(_) => {
+            let columns: Vec<String> = db
+                .load::<RowText>(&format!(
+                    "SELECT name AS row FROM pragma_table_info('{table}') ORDER BY cid"
+                ))
+                .into_iter()
+                .map(|column| format!("quote(\"{}\")", column.row))
+                .collect();
+            assert!(!columns.is_empty(), "table {table} is missing");
+            format!(
+                "SELECT {} AS row FROM \"{table}\" ORDER BY id",
+                columns.join(" || ',' || ")
+            )
+        }
+        DatabaseUrl::Postgres(_) => {
+            format!("SELECT CAST(t AS TEXT) AS row FROM \"{table}\" AS t ORDER BY id")
+        }
+    };
+    db.load::<RowText>(&query)
+        .into_iter()
+        .map(|row| row.row)
+        .collect()
 }
 
 #[tokio::test]
@@ -353,7 +352,7 @@ async fn django_rows_survive_startup() {
     ];
     let before: Vec<Vec<String>> = tables
         .iter()
-        .map(|table| table_snapshot(&database.path, table))
+        .map(|table| table_snapshot(&database.url, table))
         .collect();
 
     let _app = spawn_app_on(&database).await;
@@ -361,7 +360,7 @@ async fn django_rows_survive_startup() {
     for (table, rows) in tables.iter().zip(&before) {
         assert!(!rows.is_empty(), "the fixture left {table} empty");
         assert_eq!(
-            &table_snapshot(&database.path, table),
+            &table_snapshot(&database.url, table),
             rows,
             "starting the application changed rows of {table}"
         );
@@ -373,14 +372,14 @@ async fn django_usernames_differing_in_case_start() {
     let Some(database) = make_django_database_with(&["--case-variant-username"]) else {
         return;
     };
-    let before = table_snapshot(&database.path, "auth_user");
+    let before = table_snapshot(&database.url, "auth_user");
     database.user("DJANGO_PBKDF2_SHA256");
     database.user("django_pbkdf2_sha256");
 
     // Panics with the migration error when the application does not start.
     let app = spawn_app_on(&database).await;
 
-    assert_eq!(table_snapshot(&database.path, "auth_user"), before);
+    assert_eq!(table_snapshot(&database.url, "auth_user"), before);
     let upper = database.user("DJANGO_PBKDF2_SHA256");
     let password = upper.password.as_deref().expect("password");
     let response = app.login("DJANGO_PBKDF2_SHA256", password).await;
@@ -396,11 +395,8 @@ async fn django_usernames_differing_in_case_start() {
 fn run_binary(database: &DjangoDatabase, args: &[&str]) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_outlook-oauth-app"))
         .args(args)
-        .current_dir(database.path.parent().expect("folder"))
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", database.path.display()),
-        )
+        .current_dir(database.dir.path())
+        .env("DATABASE_URL", &database.url)
         .env("SECRET_KEY", crate::helpers::SECRET_KEY)
         .env("RUST_LOG", "warn")
         .output()
@@ -416,7 +412,7 @@ async fn migrate_adopts_django_tables_and_check_reports_hashers() {
     let Some(database) = make_django_database() else {
         return;
     };
-    let before = table_snapshot(&database.path, "auth_user");
+    let before = table_snapshot(&database.url, "auth_user");
 
     let (migrated, migrate_output) = run_binary(&database, &["migrate"]);
     let (_, check_output) = run_binary(&database, &["check"]);
@@ -430,8 +426,12 @@ async fn migrate_adopts_django_tables_and_check_reports_hashers() {
         migrate_output.contains("migrations of auth"),
         "{migrate_output}"
     );
-    assert_eq!(table_snapshot(&database.path, "auth_user"), before);
-    assert!(check_output.contains("Database: sqlite"), "{check_output}");
+    assert_eq!(table_snapshot(&database.url, "auth_user"), before);
+    let backend = DatabaseUrl::parse(&database.url).expect("URL").backend();
+    assert!(
+        check_output.contains(&format!("Database: {backend}")),
+        "{check_output}"
+    );
     assert!(
         check_output.contains("Migrations pending: none"),
         "{check_output}"
