@@ -4,6 +4,7 @@
 use secrecy::SecretString;
 
 use crate::auth::password::{hasher_name, needs_rehash};
+use crate::auth::throttle::{login_key, LoginThrottle};
 use crate::auth::Passwords;
 use crate::db::models::{NewProfile, NewUser, SessionRow, User, UserProfile};
 use crate::db::{Database, DbError};
@@ -125,6 +126,33 @@ pub async fn register(
         Err(DbError::UniqueViolation { .. }) => Err(FormError::field("username", USERNAME_TAKEN)),
         Err(other) => Err(other.into()),
     }
+}
+
+/// Authenticates with per-account throttling: a login with too many recent failures is refused
+/// with [`AppError::Throttled`] before any password check; a failure is counted, and a success
+/// clears the count.
+pub async fn log_in(
+    db: &Database,
+    passwords: &Passwords,
+    throttle: &LoginThrottle,
+    login: &str,
+    password: SecretString,
+) -> Result<Option<User>, AppError> {
+    let key = login_key(login);
+    if let Some(retry_after_secs) = throttle.locked_for(db, &key).await? {
+        tracing::info!(
+            retry_after_secs,
+            "log-in refused: too many failures for this login"
+        );
+        return Err(AppError::Throttled { retry_after_secs });
+    }
+
+    let user = authenticate(db, passwords, login, password).await?;
+    match &user {
+        Some(_) => throttle.reset(db, &key).await?,
+        None => throttle.record_failure(db, &key).await?,
+    }
+    Ok(user)
 }
 
 /// Finds the user whose username is `login` and the one active user whose email address is

@@ -9,6 +9,8 @@
 //! | `PUBLIC_URL` | `http://127.0.0.1:8000` | external base URL; `https://` makes cookies `Secure` |
 //! | `SECRET_KEY` | generated into `<database file>.secret-key` | signs cookies, derives the other keys |
 //! | `SESSION_COOKIE_AGE` | `1209600` (two weeks) | session lifetime in seconds |
+//! | `LOGIN_FAILURE_LIMIT` | `5` | failed log-ins for one login before it is paused |
+//! | `LOGIN_FAILURE_WINDOW` | `900` | seconds over which failures count, and the pause |
 //! | `OUTLOOK_CLIENT_ID`, `OUTLOOK_CLIENT_SECRET` | unset | the Microsoft Entra ID app registration |
 //! | `OUTLOOK_TENANT` | `common` | `common`, `organizations`, `consumers`, or a tenant id or domain |
 //! | `OUTLOOK_AUTHORITY` | `https://login.microsoftonline.com` | identity platform base URL |
@@ -48,6 +50,7 @@ pub struct Settings {
     /// The file the key was read from or generated into, when `SECRET_KEY` is unset.
     pub secret_key_file: Option<PathBuf>,
     pub session_age: Duration,
+    pub login_throttle: crate::auth::throttle::LoginThrottle,
     pub outlook: Option<OutlookSettings>,
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -158,6 +161,26 @@ impl Settings {
             },
         };
 
+        let mut login_throttle = crate::auth::throttle::LoginThrottle::default();
+        if let Some(v) = var("LOGIN_FAILURE_LIMIT") {
+            match v.parse::<u32>() {
+                Ok(limit) if (1..=1000).contains(&limit) => login_throttle.limit = limit,
+                _ => errors.push(format!(
+                    "LOGIN_FAILURE_LIMIT must be a whole number from 1 to 1000 (found {v:?})"
+                )),
+            }
+        }
+        if let Some(v) = var("LOGIN_FAILURE_WINDOW") {
+            match v.parse::<u64>() {
+                Ok(secs) if (1..=86_400).contains(&secs) => {
+                    login_throttle.window = Duration::from_secs(secs)
+                }
+                _ => errors.push(format!(
+                    "LOGIN_FAILURE_WINDOW must be a whole number of seconds from 1 to 86400 (found {v:?})"
+                )),
+            }
+        }
+
         let outlook = outlook_settings(&var, &mut errors);
 
         let trusted_proxies = list(var("TRUSTED_PROXIES"))
@@ -211,6 +234,7 @@ impl Settings {
                 secret_key,
                 secret_key_file,
                 session_age,
+                login_throttle,
                 outlook,
                 trusted_proxies,
             }),

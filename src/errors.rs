@@ -34,6 +34,10 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("sign-in with Outlook failed: {0}")]
     Outlook(#[from] crate::outlook::OutlookError),
+    #[error("too many password checks are waiting")]
+    Busy,
+    #[error("too many failed log-ins for this account")]
+    Throttled { retry_after_secs: u64 },
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] DbError),
     #[error(transparent)]
@@ -78,6 +82,18 @@ impl AppError {
                 let (title, message) = error.page_text();
                 (title, message.to_owned())
             }
+            AppError::Busy => (
+                "The site is busy",
+                "Too many sign-ins are being checked right now. Wait a few seconds and try again."
+                    .into(),
+            ),
+            AppError::Throttled { retry_after_secs } => (
+                "Too many failed log-ins",
+                format!(
+                    "Log-in for this account is paused after too many failed attempts. Try again in {}.",
+                    crate::auth::throttle::describe_wait(*retry_after_secs)
+                ),
+            ),
             AppError::DatabaseUnavailable(_) => (
                 "Service unavailable",
                 "The site cannot reach its database right now. Try again in a minute.".into(),
@@ -104,7 +120,10 @@ impl From<DbError> for AppError {
 
 impl From<crate::auth::password::PasswordError> for AppError {
     fn from(err: crate::auth::password::PasswordError) -> Self {
-        AppError::Unexpected(err.into())
+        match err {
+            crate::auth::password::PasswordError::Busy => AppError::Busy,
+            other => AppError::Unexpected(other.into()),
+        }
     }
 }
 
@@ -130,13 +149,24 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Outlook(error) => error.status(),
-            AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::DatabaseUnavailable(_) | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::new(self.status_code());
+        let retry_after = match self {
+            AppError::Busy => Some(2),
+            AppError::Throttled { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let AppError::LoginRequired { next } = self {
             let location = format!("{}?next={}", paths::LOGIN, urlencode(next));
             if let Ok(value) = HeaderValue::from_str(&location) {

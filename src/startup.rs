@@ -70,6 +70,10 @@ impl Application {
         let passwords = tokio::task::spawn_blocking(Passwords::for_this_machine).await?;
 
         tokio::spawn(purge_expired_sessions(db.clone()));
+        tokio::spawn(crate::auth::throttle::purge_old_failures(
+            db.clone(),
+            settings.login_throttle,
+        ));
 
         let outlook = match &settings.outlook {
             Some(outlook) => Some(OutlookClient::new(outlook, &settings.public_url)?),

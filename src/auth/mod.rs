@@ -6,6 +6,7 @@ pub mod current_user;
 pub mod password;
 pub mod redirect;
 pub mod session;
+pub mod throttle;
 
 pub use csrf::{Csrf, CsrfKey};
 pub use current_user::{CurrentUser, SignedIn};

@@ -78,7 +78,14 @@ pub enum PasswordError {
     Hash(argon2::password_hash::Error),
     #[error("the blocking task hashing a password failed")]
     TaskFailed(#[source] tokio::task::JoinError),
+    #[error("too many password checks are waiting already")]
+    Busy,
 }
+
+/// How many hashes may wait for a free core, per core. Past that a request is refused at once
+/// rather than queued: at tens of milliseconds per hash, a longer queue would only hold
+/// requests past any client's patience, each with its sockets and buffers.
+const MAX_WAITING_PER_PERMIT: usize = 32;
 
 /// Hashes and verifies passwords of every format above on the blocking thread pool, at most one
 /// per core at a time. One hash can take 100 MiB of memory (Django's Argon2 default) and, by
@@ -86,6 +93,9 @@ pub enum PasswordError {
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    /// Hashes waiting for a permit now, and the most that may.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    max_waiting: usize,
     /// A real hash of a random password, verified when the user does not exist, so that an
     /// unknown username takes as long to reject as a wrong password.
     dummy_hash: Arc<str>,
@@ -99,8 +109,18 @@ impl Passwords {
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, random);
         let dummy_hash =
             hash_blocking(&dummy_password).expect("hashing a random password succeeds");
+        Self::with_queue(
+            max_concurrent,
+            max_concurrent.max(1) * MAX_WAITING_PER_PERMIT,
+            dummy_hash,
+        )
+    }
+
+    fn with_queue(max_concurrent: usize, max_waiting: usize, dummy_hash: String) -> Self {
         Passwords {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            max_waiting,
             dummy_hash: dummy_hash.into(),
         }
     }
@@ -144,11 +164,20 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        use std::sync::atomic::Ordering;
+
+        let _permit = match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(PasswordError::Busy);
+                }
+                let permit = self.permits.acquire().await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                permit.expect("the semaphore is never closed")
+            }
+        };
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
@@ -701,6 +730,33 @@ mod tests {
         assert_eq!(hasher_name(django_hash("bcrypt_sha256")), "bcrypt_sha256");
         assert_eq!(hasher_name(&unusable_password()), "unusable");
         assert_eq!(hasher_name("plain"), "unknown");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn full_queue_refuses_at_once() {
+        let dummy = hash_blocking("dummy-password-for-test").expect("hash");
+        let passwords = Passwords::with_queue(1, 2, dummy);
+
+        let attempts = (0..8).map(|_| {
+            let passwords = passwords.clone();
+            tokio::spawn(async move { passwords.hash(secret("violet-lantern-88")).await })
+        });
+        let mut busy = 0;
+        let mut hashed = 0;
+        for attempt in attempts.collect::<Vec<_>>() {
+            match attempt.await.expect("task") {
+                Ok(_) => hashed += 1,
+                Err(PasswordError::Busy) => busy += 1,
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+
+        assert!(
+            hashed >= 3,
+            "one running and two waiting must finish, got {hashed}"
+        );
+        assert!(busy >= 1, "a full queue must refuse");
+        assert_eq!(hashed + busy, 8);
     }
 
     #[test]

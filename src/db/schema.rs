@@ -61,6 +61,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outlook_oauth_app_loginfailure (id) {
+        id -> Integer,
+        login_key -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(outlook_oauth_app_userprofile -> auth_user (user_id));
 diesel::joinable!(outlook_oauth_app_outlookaccount -> auth_user (user_id));
 diesel::joinable!(outlook_oauth_app_session -> auth_user (user_id));
@@ -70,4 +78,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outlook_oauth_app_userprofile,
     outlook_oauth_app_outlookaccount,
     outlook_oauth_app_session,
+    outlook_oauth_app_loginfailure,
 );

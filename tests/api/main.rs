@@ -15,3 +15,4 @@ mod profile;
 mod security;
 mod session_store;
 mod signup;
+mod throttle;

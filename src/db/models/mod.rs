@@ -1,5 +1,6 @@
 //! One module per table: the row struct, the insert and change structs, and the queries.
 
+pub mod login_failure;
 pub mod outlook_account;
 pub mod profile;
 pub mod session;

@@ -111,8 +111,14 @@ pub async fn login(
     }
 
     let password = SecretString::from(form.password);
-    let user =
-        accounts::authenticate(&state.db, &state.passwords, &form.username, password).await?;
+    let user = accounts::log_in(
+        &state.db,
+        &state.passwords,
+        &state.settings.login_throttle,
+        &form.username,
+        password,
+    )
+    .await?;
     let Some(user) = user else {
         tracing::info!("log-in failed");
         let page = LoginPage {

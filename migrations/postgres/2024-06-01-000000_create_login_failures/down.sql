@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS "outlook_oauth_app_loginfailure";
