@@ -11,6 +11,7 @@
 //! | `SESSION_COOKIE_AGE` | `1209600` (two weeks) | session lifetime in seconds |
 //! | `LOGIN_FAILURE_LIMIT` | `5` | failed log-ins for one login before it is paused |
 //! | `LOGIN_FAILURE_WINDOW` | `900` | seconds over which failures count, and the pause |
+//! | `RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST` | `30`, `10` | sign-in requests per client address |
 //! | `OUTLOOK_CLIENT_ID`, `OUTLOOK_CLIENT_SECRET` | unset | the Microsoft Entra ID app registration |
 //! | `OUTLOOK_TENANT` | `common` | `common`, `organizations`, `consumers`, or a tenant id or domain |
 //! | `OUTLOOK_AUTHORITY` | `https://login.microsoftonline.com` | identity platform base URL |
@@ -51,6 +52,7 @@ pub struct Settings {
     pub secret_key_file: Option<PathBuf>,
     pub session_age: Duration,
     pub login_throttle: crate::auth::throttle::LoginThrottle,
+    pub rate_limit: crate::auth::rate_limit::RateLimit,
     pub outlook: Option<OutlookSettings>,
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -181,6 +183,21 @@ impl Settings {
             }
         }
 
+        let mut rate_limit = crate::auth::rate_limit::RateLimit::default();
+        for (name, field) in [
+            ("RATE_LIMIT_PER_MINUTE", &mut rate_limit.per_minute),
+            ("RATE_LIMIT_BURST", &mut rate_limit.burst),
+        ] {
+            if let Some(v) = var(name) {
+                match v.parse::<u32>() {
+                    Ok(value) if (1..=1_000_000).contains(&value) => *field = value,
+                    _ => errors.push(format!(
+                        "{name} must be a whole number from 1 to 1000000 (found {v:?})"
+                    )),
+                }
+            }
+        }
+
         let outlook = outlook_settings(&var, &mut errors);
 
         let trusted_proxies = list(var("TRUSTED_PROXIES"))
@@ -235,6 +252,7 @@ impl Settings {
                 secret_key_file,
                 session_age,
                 login_throttle,
+                rate_limit,
                 outlook,
                 trusted_proxies,
             }),

@@ -36,6 +36,8 @@ pub enum AppError {
     Outlook(#[from] crate::outlook::OutlookError),
     #[error("too many password checks are waiting")]
     Busy,
+    #[error("too many requests from this client")]
+    RateLimited { retry_after_secs: u64 },
     #[error("too many failed log-ins for this account")]
     Throttled { retry_after_secs: u64 },
     #[error("the database is unavailable")]
@@ -86,6 +88,13 @@ impl AppError {
                 "The site is busy",
                 "Too many sign-ins are being checked right now. Wait a few seconds and try again."
                     .into(),
+            ),
+            AppError::RateLimited { retry_after_secs } => (
+                "Too many requests",
+                format!(
+                    "This address sent too many sign-in requests in a short time. Try again in {}.",
+                    crate::auth::throttle::describe_wait(*retry_after_secs)
+                ),
             ),
             AppError::Throttled { retry_after_secs } => (
                 "Too many failed log-ins",
@@ -150,7 +159,9 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Outlook(error) => error.status(),
             AppError::DatabaseUnavailable(_) | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Throttled { .. } | AppError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -159,7 +170,8 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::new(self.status_code());
         let retry_after = match self {
             AppError::Busy => Some(2),
-            AppError::Throttled { retry_after_secs } => Some(*retry_after_secs),
+            AppError::Throttled { retry_after_secs }
+            | AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
         if let Some(seconds) = retry_after {

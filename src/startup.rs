@@ -39,6 +39,7 @@ pub struct AppState {
     /// `None` when `OUTLOOK_CLIENT_ID` is unset.
     pub outlook: Option<OutlookClient>,
     pub token_cipher: TokenCipher,
+    pub rate_limiter: crate::auth::rate_limit::RateLimiter,
 }
 
 /// The server bound to its port, ready to run.
@@ -86,6 +87,7 @@ impl Application {
         let state = web::Data::new(AppState {
             csrf_key: CsrfKey::new(settings.secret_key.derive("csrf")),
             token_cipher: TokenCipher::new(&settings.secret_key.derive("token-encryption")),
+            rate_limiter: crate::auth::rate_limit::RateLimiter::new(settings.rate_limit),
             outlook,
             settings,
             db,
@@ -141,6 +143,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))
+            .wrap(from_fn(crate::auth::rate_limit::rate_limit))
             .wrap(from_fn(error_pages))
             .wrap(security_headers(secure))
             .wrap(from_fn(csrf_cookie))

@@ -79,6 +79,9 @@ pub async fn spawn_app_with(extra: Vars) -> TestApp {
         ("BIND_ADDRESS".to_owned(), format!("127.0.0.1:{port}")),
         ("PUBLIC_URL".to_owned(), address.clone()),
         ("SECRET_KEY".to_owned(), SECRET_KEY.to_owned()),
+        // The tests send many sign-in posts from one address; rate_limit.rs tests the limit.
+        ("RATE_LIMIT_PER_MINUTE".to_owned(), "1000000".to_owned()),
+        ("RATE_LIMIT_BURST".to_owned(), "1000000".to_owned()),
     ]);
     for (name, value) in extra {
         vars.insert(name.to_owned(), value);

@@ -7,7 +7,11 @@ const WRONG: &str = "not-the-password-77";
 async fn fail_times(app: &TestApp, login: &str, times: usize) {
     for _ in 0..times {
         let response = app.login(login, WRONG).await;
-        assert_eq!(response.status().as_u16(), 400, "a failure before the limit");
+        assert_eq!(
+            response.status().as_u16(),
+            400,
+            "a failure before the limit"
+        );
     }
 }
 
@@ -20,7 +24,11 @@ async fn five_failures_pause_the_account() {
 
     let response = app.login("ada", STRONG_PASSWORD).await;
 
-    assert_eq!(response.status().as_u16(), 429, "the right password must wait too");
+    assert_eq!(
+        response.status().as_u16(),
+        429,
+        "the right password must wait too"
+    );
     let retry_after: u64 = response
         .headers()
         .get("retry-after")
@@ -66,7 +74,10 @@ async fn success_resets_the_count() {
     app.signup("ada", "ada@example.com", STRONG_PASSWORD).await;
     app.logout().await;
     fail_times(&app, "ada", 4).await;
-    assert_redirects_to(&app.login("ada", STRONG_PASSWORD).await, "/accounts/profile/");
+    assert_redirects_to(
+        &app.login("ada", STRONG_PASSWORD).await,
+        "/accounts/profile/",
+    );
     app.logout().await;
     fail_times(&app, "ada", 4).await;
 
@@ -83,4 +94,23 @@ async fn failure_limit_is_configurable() {
     let response = app.login("someone", WRONG).await;
 
     assert_eq!(response.status().as_u16(), 429);
+}
+
+#[tokio::test]
+async fn client_rate_limit_answers_429() {
+    let app = spawn_app_with(vec![
+        ("RATE_LIMIT_PER_MINUTE", "1".to_owned()),
+        ("RATE_LIMIT_BURST", "2".to_owned()),
+    ])
+    .await;
+    fail_times(&app, "someone", 2).await;
+
+    let limited = app.login("someone-else", WRONG).await;
+    let page = app.get("/accounts/login/").await;
+
+    assert_eq!(limited.status().as_u16(), 429);
+    assert!(limited.headers().get("retry-after").is_some());
+    let html = limited.text().await.expect("body");
+    assert!(html.contains("Too many requests"), "{html}");
+    assert_eq!(page.status().as_u16(), 200, "plain pages are not limited");
 }
