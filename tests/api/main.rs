@@ -7,6 +7,7 @@ mod concurrency;
 mod django;
 mod faults;
 mod health;
+mod hostile;
 mod login;
 mod logout;
 mod outlook;
