@@ -9,6 +9,7 @@
 //! | `PUBLIC_URL` | `http://127.0.0.1:8000` | external base URL; `https://` makes cookies `Secure` |
 //! | `SECRET_KEY` | generated into `<database file>.secret-key` | signs cookies, derives the other keys |
 //! | `SESSION_COOKIE_AGE` | `1209600` (two weeks) | session lifetime in seconds |
+//! | `SESSION_IDLE_TIMEOUT` | `604800` (a week) | seconds a session may go unused before it ends |
 //! | `LOGIN_FAILURE_LIMIT` | `5` | failed log-ins for one login before it is paused |
 //! | `LOGIN_FAILURE_WINDOW` | `900` | seconds over which failures count, and the pause |
 //! | `RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST` | `30`, `10` | sign-in requests per client address |
@@ -51,6 +52,8 @@ pub struct Settings {
     /// The file the key was read from or generated into, when `SECRET_KEY` is unset.
     pub secret_key_file: Option<PathBuf>,
     pub session_age: Duration,
+    /// A session unused this long is over.
+    pub session_idle_timeout: Duration,
     pub login_throttle: crate::auth::throttle::LoginThrottle,
     pub rate_limit: crate::auth::rate_limit::RateLimit,
     pub outlook: Option<OutlookSettings>,
@@ -163,6 +166,19 @@ impl Settings {
             },
         };
 
+        let session_idle_timeout = match var("SESSION_IDLE_TIMEOUT") {
+            None => Duration::from_secs(7 * 24 * 3600),
+            Some(v) => match v.parse::<u64>() {
+                Ok(secs) if (60..=366 * 24 * 3600).contains(&secs) => Duration::from_secs(secs),
+                _ => {
+                    errors.push(format!(
+                        "SESSION_IDLE_TIMEOUT must be a whole number of seconds from 60 to 31622400 (found {v:?})"
+                    ));
+                    Duration::from_secs(7 * 24 * 3600)
+                }
+            },
+        };
+
         let mut login_throttle = crate::auth::throttle::LoginThrottle::default();
         if let Some(v) = var("LOGIN_FAILURE_LIMIT") {
             match v.parse::<u32>() {
@@ -251,6 +267,7 @@ impl Settings {
                 secret_key,
                 secret_key_file,
                 session_age,
+                session_idle_timeout,
                 login_throttle,
                 rate_limit,
                 outlook,

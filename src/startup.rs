@@ -116,7 +116,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
     let session_age = actix_web::cookie::time::Duration::seconds(
         i64::try_from(settings.session_age.as_secs()).unwrap_or(i64::MAX),
     );
-    let store = DbSessionStore::new(state.db.clone());
+    let store = DbSessionStore::new(state.db.clone(), settings.session_idle_timeout);
 
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(store.clone(), session_key.clone())

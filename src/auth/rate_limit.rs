@@ -14,7 +14,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 
 use crate::errors::AppError;
 use crate::routes::paths;
@@ -92,7 +92,7 @@ impl RateLimiter {
 
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case
 /// `X-Forwarded-For` is read from the right, skipping the trusted proxies in it.
-pub fn client_address(req: &ServiceRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+pub fn client_address(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     if !trusted_proxies.contains(&peer) {
         return Some(peer);
@@ -132,7 +132,7 @@ pub async fn rate_limit<B: MessageBody + 'static>(
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if is_limited(req.method(), req.path()) {
         if let Some(state) = req.app_data::<web::Data<AppState>>() {
-            let client = client_address(&req, &state.settings.trusted_proxies);
+            let client = client_address(req.request(), &state.settings.trusted_proxies);
             if let Some(client) = client {
                 if let Err(retry_after_secs) = state.rate_limiter.check(client, Instant::now()) {
                     tracing::info!(retry_after_secs, path = req.path(), "rate limit reached");
@@ -203,7 +203,7 @@ mod tests {
             TestRequest::default()
                 .peer_addr(format!("{peer}:4000").parse().expect("socket address"))
                 .insert_header(("x-forwarded-for", "198.51.100.9, 203.0.113.7, 10.0.0.2"))
-                .to_srv_request()
+                .to_http_request()
         };
 
         let through_proxy = client_address(&request("10.0.0.2"), &[proxy]);

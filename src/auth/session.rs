@@ -19,6 +19,53 @@ use crate::db::{Database, DbError};
 const USER_ID: &str = "user_id";
 const CSRF_SEED: &str = "csrf_seed";
 const OUTLOOK_FLOW: &str = "outlook_flow";
+const STARTED_AT: &str = "started_at";
+const USER_AGENT: &str = "user_agent";
+const ADDRESS: &str = "address";
+
+/// What the profile page shows about a signed-in session, read from its stored state.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    pub started_at: Option<chrono::DateTime<Utc>>,
+    pub last_seen: NaiveDateTime,
+    pub user_agent: String,
+    pub address: String,
+    /// The session of the browser looking at the page.
+    pub current: bool,
+}
+
+/// Summarises a user's session rows; `current_seed` picks out the viewer's own session.
+pub fn summarize(rows: &[SessionRow], current_seed: Option<&str>) -> Vec<SessionSummary> {
+    let mut sessions: Vec<SessionSummary> = rows
+        .iter()
+        .filter_map(|row| {
+            let state: State = serde_json::from_str(&row.session_data).ok()?;
+            let text = |key: &str| {
+                state
+                    .get(key)
+                    .and_then(|value| serde_json::from_str::<String>(value).ok())
+                    .unwrap_or_default()
+            };
+            let seed = text(CSRF_SEED);
+            Some(SessionSummary {
+                started_at: state
+                    .get(STARTED_AT)
+                    .and_then(|value| serde_json::from_str::<i64>(value).ok())
+                    .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)),
+                last_seen: row.updated_at,
+                user_agent: text(USER_AGENT),
+                address: text(ADDRESS),
+                current: current_seed.is_some_and(|current| current == seed),
+            })
+        })
+        .collect();
+    sessions.sort_by(|a, b| {
+        b.current
+            .cmp(&a.current)
+            .then(b.last_seen.cmp(&a.last_seen))
+    });
+    sessions
+}
 
 /// The session state as actix-session hands it over: values are JSON-encoded strings.
 type State = HashMap<String, String>;
@@ -27,13 +74,18 @@ type State = HashMap<String, String>;
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Database,
+    /// A session unused this long is over, whatever its expiry date.
+    idle_timeout: std::time::Duration,
 }
 
 impl DbSessionStore {
-    pub fn new(db: Database) -> Self {
-        DbSessionStore { db }
+    pub fn new(db: Database, idle_timeout: std::time::Duration) -> Self {
+        DbSessionStore { db, idle_timeout }
     }
 }
+
+/// "Last seen" is written at most this often, so that reading pages costs no write each time.
+const LAST_SEEN_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 fn expiry(ttl: &Duration) -> NaiveDateTime {
     Utc::now().naive_utc() + chrono::Duration::seconds(ttl.whole_seconds())
@@ -62,11 +114,22 @@ fn store_error(error: DbError) -> anyhow::Error {
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let key = session_key.as_ref().to_owned();
-        let row = match self
+        let idle = chrono::TimeDelta::from_std(self.idle_timeout).unwrap_or(chrono::TimeDelta::MAX);
+        let found = self
             .db
-            .run(move |conn| SessionRow::find_live(conn, &key))
-            .await
-        {
+            .run(move |conn| {
+                let now = Utc::now().naive_utc();
+                let active_since = now.checked_sub_signed(idle).unwrap_or(NaiveDateTime::MIN);
+                let row = SessionRow::find_live(conn, &key, active_since)?;
+                if let Some(row) = &row {
+                    if now - row.updated_at > LAST_SEEN_RESOLUTION {
+                        SessionRow::touch(conn, &key, now)?;
+                    }
+                }
+                Ok(row)
+            })
+            .await;
+        let row = match found {
             Ok(row) => row,
             // actix-session turns a load error into a bare 500 before any handler runs. An
             // outage is instead handed on as a marked session, which the user extractors turn
@@ -187,12 +250,41 @@ fn error_chain(error: &DbError) -> String {
     text
 }
 
-/// The session with named keys, so handlers cannot misspell them.
-pub struct TypedSession(Session);
+/// The session with named keys, so handlers cannot misspell them, and the facts about the
+/// client that a sign-in records.
+pub struct TypedSession(Session, ClientFacts);
+
+/// The browser and address a session was signed in from, shown to the user.
+#[derive(Default)]
+struct ClientFacts {
+    user_agent: String,
+    address: String,
+}
 
 impl TypedSession {
     pub fn of(req: &HttpRequest) -> Self {
-        TypedSession(req.get_session())
+        let user_agent: String = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(300)
+            .collect();
+        let trusted: &[std::net::IpAddr] = req
+            .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+            .map_or(&[], |state| state.settings.trusted_proxies.as_slice());
+        let address = crate::auth::rate_limit::client_address(req, trusted)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        TypedSession(
+            req.get_session(),
+            ClientFacts {
+                user_agent,
+                address,
+            },
+        )
     }
 
     pub fn user_id(&self) -> Option<i32> {
@@ -215,6 +307,9 @@ impl TypedSession {
         self.0.renew();
         self.0.insert(USER_ID, user_id)?;
         self.0.insert(CSRF_SEED, random_token())?;
+        self.0.insert(STARTED_AT, Utc::now().timestamp())?;
+        self.0.insert(USER_AGENT, &self.1.user_agent)?;
+        self.0.insert(ADDRESS, &self.1.address)?;
         Ok(())
     }
 

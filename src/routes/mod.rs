@@ -25,6 +25,7 @@ pub mod paths {
     pub const LOGOUT: &str = "/accounts/logout/";
     pub const PROFILE: &str = "/accounts/profile/";
     pub const PASSWORD_CHANGE: &str = "/accounts/password/change/";
+    pub const SIGN_OUT_OTHERS: &str = "/accounts/sessions/sign-out-others/";
     pub const OUTLOOK_LOGIN: &str = "/accounts/outlook/login/";
     pub const OUTLOOK_CALLBACK: &str = "/accounts/outlook/callback/";
     pub const OUTLOOK_DISCONNECT: &str = "/accounts/outlook/disconnect/";
@@ -65,6 +66,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource(paths::OUTLOOK_DISCONNECT)
                 .route(web::post().to(accounts::outlook::outlook_disconnect)),
+        )
+        .service(
+            web::resource(paths::SIGN_OUT_OTHERS)
+                .route(web::post().to(accounts::profile::sign_out_other_sessions)),
         )
         .service(
             web::resource(paths::PASSWORD_CHANGE)

@@ -15,5 +15,6 @@ mod password_change;
 mod profile;
 mod security;
 mod session_store;
+mod sessions;
 mod signup;
 mod throttle;

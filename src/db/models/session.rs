@@ -19,14 +19,36 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    /// Loads a session that has not expired yet.
-    pub fn find_live(conn: &mut DbConnection, key: &str) -> Result<Option<SessionRow>, DbError> {
+    /// Loads a session that has not expired and was used after `active_since`.
+    pub fn find_live(
+        conn: &mut DbConnection,
+        key: &str,
+        active_since: NaiveDateTime,
+    ) -> Result<Option<SessionRow>, DbError> {
         Ok(with_connection!(conn, |c| session::table
             .find(key)
             .filter(session::expire_date.gt(Utc::now().naive_utc()))
+            .filter(session::updated_at.gt(active_since))
             .select(SessionRow::as_select())
             .first(c)
             .optional())?)
+    }
+
+    /// Records that the session was used at `now`.
+    pub fn touch(conn: &mut DbConnection, key: &str, now: NaiveDateTime) -> Result<(), DbError> {
+        with_connection!(conn, |c| diesel::update(session::table.find(key))
+            .set(session::updated_at.eq(now))
+            .execute(c))?;
+        Ok(())
+    }
+
+    /// The live sessions of one user.
+    pub fn for_user(conn: &mut DbConnection, user_id: i32) -> Result<Vec<SessionRow>, DbError> {
+        Ok(with_connection!(conn, |c| session::table
+            .filter(session::user_id.eq(user_id))
+            .filter(session::expire_date.gt(Utc::now().naive_utc()))
+            .select(SessionRow::as_select())
+            .load(c))?)
     }
 
     pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<(), DbError> {
