@@ -12,7 +12,11 @@ async fn profile_lists_each_signed_in_session() {
     let page = app.get_html("/accounts/profile/").await;
 
     assert!(page.contains("Signed-in sessions"));
-    assert_eq!(page.matches("<tr>").count(), 3, "a header row and two sessions");
+    assert_eq!(
+        page.matches("<tr>").count(),
+        3,
+        "a header row and two sessions"
+    );
     assert_eq!(page.matches("(this browser)").count(), 1);
     assert!(page.contains("127.0.0.1"), "the address is shown");
     assert!(page.contains("Sign out of all other sessions"));
@@ -27,7 +31,11 @@ async fn sign_out_of_others_keeps_this_browser() {
     assert_eq!(other.get("/accounts/profile/").await.status().as_u16(), 200);
 
     let response = app
-        .submit("/accounts/profile/", "/accounts/sessions/sign-out-others/", &[])
+        .submit(
+            "/accounts/profile/",
+            "/accounts/sessions/sign-out-others/",
+            &[],
+        )
         .await;
 
     assert_redirects_to(&response, "/accounts/profile/");
@@ -44,7 +52,9 @@ async fn sign_out_of_others_needs_csrf_token() {
     let app = spawn_app().await;
     app.signup("ada", "ada@example.com", STRONG_PASSWORD).await;
 
-    let response = app.post_form("/accounts/sessions/sign-out-others/", &[]).await;
+    let response = app
+        .post_form("/accounts/sessions/sign-out-others/", &[])
+        .await;
 
     assert_eq!(response.status().as_u16(), 403);
 }
