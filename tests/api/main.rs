@@ -3,6 +3,7 @@
 mod helpers;
 pub mod idp;
 
+mod browser;
 mod concurrency;
 mod django;
 mod faults;
