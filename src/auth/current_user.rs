@@ -20,8 +20,8 @@ pub struct SignedIn(pub User);
 
 async fn load_user(req: HttpRequest) -> Result<Option<User>, AppError> {
     let session = TypedSession::of(&req);
-    if session.database_outage() {
-        return Err(crate::db::DbError::SessionOutage.into());
+    if let Some(cause) = session.database_outage() {
+        return Err(crate::db::DbError::SessionOutage(cause).into());
     }
     let Some(user_id) = session.user_id() else {
         return Ok(None);

@@ -135,11 +135,9 @@ impl SessionStore for DbSessionStore {
             // outage is instead handed on as a marked session, which the user extractors turn
             // into the 503 page.
             Err(error) if error.is_unavailable() => {
-                tracing::warn!(error = %error_chain(&error), "loading a session failed");
-                return Ok(Some(State::from([(
-                    DATABASE_OUTAGE.to_owned(),
-                    "true".to_owned(),
-                )])));
+                // The cause travels with the marker and is logged once, with the 503.
+                let cause = serde_json::to_string(&error_chain(&error)).unwrap_or_default();
+                return Ok(Some(State::from([(DATABASE_OUTAGE.to_owned(), cause)])));
             }
             Err(error) => return Err(LoadError::Other(store_error(error))),
         };
@@ -291,9 +289,9 @@ impl TypedSession {
         self.0.get::<i32>(USER_ID).ok().flatten()
     }
 
-    /// True when the session could not be loaded because the database was unavailable.
-    pub fn database_outage(&self) -> bool {
-        self.0.contains_key(DATABASE_OUTAGE)
+    /// The cause, when the session could not be loaded because the database was unavailable.
+    pub fn database_outage(&self) -> Option<String> {
+        self.0.get::<String>(DATABASE_OUTAGE).ok().flatten()
     }
 
     /// The CSRF seed of a signed-in session.

@@ -100,8 +100,8 @@ pub enum DbError {
     #[error("the blocking task running a database call failed")]
     TaskFailed(#[source] tokio::task::JoinError),
     /// The session store could not load the session because the database was unavailable.
-    #[error("the database was unavailable when the session was loaded")]
-    SessionOutage,
+    #[error("the database was unavailable when the session was loaded: {0}")]
+    SessionOutage(String),
 }
 
 impl From<DieselError> for DbError {
@@ -126,7 +126,7 @@ impl DbError {
     /// being wrong: the page then says "try again later" with 503.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            DbError::Unavailable(_) | DbError::SessionOutage => true,
+            DbError::Unavailable(_) | DbError::SessionOutage(_) => true,
             DbError::Query(DieselError::DatabaseError(kind, info)) => match kind {
                 DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection => {
                     true
