@@ -209,7 +209,9 @@ run_suite() {
     profile_token=$(curl -fsS -H "Cookie: $signed_in_cookie" "$APP_URL/accounts/profile/" | csrf_token)
     check_signed_in "$signed_in_cookie"
 
-    # An anonymous visitor who loaded the log-in form: the CSRF cookie and its token.
+    # An anonymous visitor who loaded the log-in form: the CSRF cookie and its token. The
+    # log-ins are for bench2, because every one starts a session, and the profile page lists
+    # all of its user's sessions: logging in as bench1 would make bench1's page grow run by run.
     local anon_jar="$WORK/anonymous.jar" login_token login_cookie
     login_token=$(curl -fsS -c "$anon_jar" "$APP_URL/accounts/login/" | csrf_token)
     login_cookie="oauthapp_csrftoken=$(jar_cookie "$anon_jar" oauthapp_csrftoken)"
@@ -222,7 +224,7 @@ run_suite() {
             -H "Cookie: $signed_in_cookie"
         check_signed_in "$signed_in_cookie"
         measure_argon2 "$name-ceiling-argon2" "$run"
-        BENCH_COOKIE="$login_cookie" BENCH_CSRF_TOKEN="$login_token" BENCH_USERNAME=bench1 \
+        BENCH_COOKIE="$login_cookie" BENCH_CSRF_TOKEN="$login_token" BENCH_USERNAME=bench2 \
             BENCH_PASSWORD="$BENCH_PASSWORD" \
             measure "$name-post-login" "$run" "$APP_URL/accounts/login/" -s bench/login.lua
         BENCH_COOKIE="$signed_in_cookie" BENCH_CSRF_TOKEN="$profile_token" \
