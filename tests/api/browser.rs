@@ -5,7 +5,8 @@
 //! Chromium with a fresh profile folder and flags that keep it off the network (see
 //! [`chromium_args`]). Every page the tests visit is checked with axe-core, injected from
 //! `tests/browser/node_modules` (`npm ci` there installs it), and [`Chromium::capture`] saves
-//! screenshots at desktop and phone widths to `docs/screenshots/`.
+//! screenshots at desktop and phone widths to `target/tmp/screenshots/`, or to
+//! `docs/screenshots/` with `UPDATE_SCREENSHOTS=1`.
 //!
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
 //! `chromium-driver`) the tests print one notice and pass, except with `CI=true`, where they fail.
@@ -97,8 +98,14 @@ fn axe_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules/axe-core/axe.min.js")
 }
 
+/// `docs/screenshots/` with `UPDATE_SCREENSHOTS=1`, else `target/tmp/screenshots/`, so that a
+/// test run leaves the committed pictures alone unless asked to renew them.
 fn screenshot_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    if std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|value| value == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    }
 }
 
 /// Reports that a part of the browser tests cannot run: a failure in CI, else one line on
@@ -749,11 +756,11 @@ impl Chromium {
     }
 
     /// Checks the page at desktop and phone widths (no sideways scrolling, readable text, no
-    /// axe-core violation) and saves a full-page screenshot of each to
-    /// `docs/screenshots/{name}-desktop.png` and `{name}-phone.png`.
+    /// axe-core violation) and saves a full-page screenshot of each as `{name}-desktop.png` and
+    /// `{name}-phone.png` in [`screenshot_dir`].
     async fn capture(&self, name: &str) {
         let folder = screenshot_dir();
-        std::fs::create_dir_all(&folder).expect("create docs/screenshots");
+        std::fs::create_dir_all(&folder).expect("create the screenshot folder");
         for (width, suffix) in [(DESKTOP_WIDTH, "desktop"), (PHONE_WIDTH, "phone")] {
             let page = format!("{name} at {width} px");
             self.set_viewport_width(width, WINDOW_HEIGHT).await;
@@ -1262,7 +1269,7 @@ async fn browser_reaches_only_test_servers() {
 }
 
 /// Checks that "Sign out of all other sessions" on the profile page signs out a second browser
-/// signed in as the same user.
+/// signed in as the same user, and keeps this one signed in.
 #[tokio::test]
 async fn sign_out_of_other_sessions() {
     let app = spawn_app().await;
@@ -1278,8 +1285,18 @@ async fn sign_out_of_other_sessions() {
 
     // The button shows once a second session exists, so load the page again.
     first.goto("/accounts/profile/").await;
+    let sessions = first.text("//table[contains(@class, 'sessions')]").await;
+    assert!(
+        sessions.contains("(this browser)"),
+        "the sessions table marks this browser: {sessions}"
+    );
+    first.capture("profile-sessions").await;
     first.press_button("Sign out of all other sessions").await;
     first.assert_path("/accounts/profile/").await;
+    assert_eq!(
+        first.flash().await,
+        "You were signed out of every other session."
+    );
 
     second.goto("/accounts/profile/").await;
     second.assert_path("/accounts/login/").await;
