@@ -11,10 +11,15 @@ use outlook_oauth_app::{auth::Passwords, superuser, telemetry};
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(
-        std::io::stdout,
-        std::io::IsTerminal::is_terminal(&std::io::stdout()),
-    );
+    // Log lines go to stdout from a thread of their own, so that no request waits for the
+    // write; the guard flushes what is left when `main` returns. Not lossy: if whatever reads
+    // stdout stalls until 128,000 lines wait, requests wait for it as they would for a direct
+    // write, rather than lose lines.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
+    telemetry::init(log_writer, ansi);
 
     // A missing .env file is normal; a malformed one is worth stopping for.
     if let Err(error) = dotenvy::dotenv() {
@@ -84,7 +89,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let migrator = db.clone();
             tokio::task::spawn_blocking(move || migrator.migrate()).await??;
             let password = superuser::read_password()?;
-            let passwords = Passwords::new(1);
+            let passwords = Passwords::new(1)?;
             let user =
                 superuser::create_superuser(&db, &passwords, &username, &email, password).await?;
             println!("Superuser {} created (id {}).", user.username, user.id);

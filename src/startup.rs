@@ -68,7 +68,7 @@ impl Application {
         report.log();
 
         let port = listener.local_addr()?.port();
-        let passwords = tokio::task::spawn_blocking(Passwords::for_this_machine).await?;
+        let passwords = tokio::task::spawn_blocking(Passwords::for_this_machine).await??;
 
         tokio::spawn(purge_expired_sessions(db.clone()));
         tokio::spawn(crate::auth::throttle::purge_old_failures(

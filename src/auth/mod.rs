@@ -3,6 +3,7 @@
 
 pub mod csrf;
 pub mod current_user;
+pub mod hash_workers;
 pub mod password;
 pub mod rate_limit;
 pub mod redirect;

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -29,7 +29,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+
+use super::hash_workers::{HashMemory, HashWorkers, WorkError};
 
 /// Django's prefix for hashes made by its `Argon2PasswordHasher`, followed by a PHC string.
 const DJANGO_ARGON2_PREFIX: &str = "argon2";
@@ -66,73 +67,73 @@ const MAX_ARGON2_WORK: u64 = 2_048_000;
 /// The length of Django's scrypt hash (`dklen=64`).
 const SCRYPT_HASH_LEN: usize = 64;
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(ARGON2_M_COST, ARGON2_T_COST, ARGON2_P_COST, None)
-        .expect("the Argon2 parameters are valid constants");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn argon2_params() -> Params {
+    Params::new(ARGON2_M_COST, ARGON2_T_COST, ARGON2_P_COST, None)
+        .expect("the Argon2 parameters are valid constants")
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
     #[error("hashing the password failed: {0}")]
-    Hash(argon2::password_hash::Error),
-    #[error("the blocking task hashing a password failed")]
-    TaskFailed(#[source] tokio::task::JoinError),
+    Hash(String),
+    #[error("the thread hashing a password failed")]
+    WorkerFailed,
     #[error("too many password checks are waiting already")]
     Busy,
+}
+
+impl From<WorkError> for PasswordError {
+    fn from(err: WorkError) -> Self {
+        match err {
+            WorkError::Busy => PasswordError::Busy,
+            WorkError::Failed => PasswordError::WorkerFailed,
+        }
+    }
 }
 
 /// How many hashes may wait for a free core, per core. Past that a request is refused at once
 /// rather than queued: at tens of milliseconds per hash, a longer queue would only hold
 /// requests past any client's patience, each with its sockets and buffers.
-const MAX_WAITING_PER_PERMIT: usize = 32;
+const MAX_WAITING_PER_THREAD: usize = 32;
 
-/// Hashes and verifies passwords of every format above on the blocking thread pool, at most one
-/// per core at a time. One hash can take 100 MiB of memory (Django's Argon2 default) and, by
-/// estimate, tens to hundreds of milliseconds of CPU in a release build.
+/// Hashes and verifies passwords of every format above on a fixed set of threads, one per core
+/// (see [`super::hash_workers`]). One hash can take 100 MiB of memory (Django's Argon2 default)
+/// and tens to hundreds of milliseconds of CPU in a release build.
 #[derive(Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
-    /// Hashes waiting for a permit now, and the most that may.
-    waiting: Arc<std::sync::atomic::AtomicUsize>,
-    max_waiting: usize,
+    workers: HashWorkers,
     /// A real hash of a random password, verified when the user does not exist, so that an
     /// unknown username takes as long to reject as a wrong password.
     dummy_hash: Arc<str>,
 }
 
 impl Passwords {
-    pub fn new(max_concurrent: usize) -> Self {
+    /// Starts `threads` hashing threads, with room for 32 waiting hashes per thread.
+    pub fn new(threads: usize) -> std::io::Result<Self> {
         let mut random = [0u8; 24];
         OsRng.fill_bytes(&mut random);
-        let dummy_password =
-            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, random);
+        let dummy_password = BASE64.encode(random);
         let dummy_hash =
             hash_blocking(&dummy_password).expect("hashing a random password succeeds");
-        Self::with_queue(
-            max_concurrent,
-            max_concurrent.max(1) * MAX_WAITING_PER_PERMIT,
-            dummy_hash,
-        )
+        Self::with_queue(threads, threads.max(1) * MAX_WAITING_PER_THREAD, dummy_hash)
     }
 
-    fn with_queue(max_concurrent: usize, max_waiting: usize, dummy_hash: String) -> Self {
-        Passwords {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-            max_waiting,
+    fn with_queue(threads: usize, max_waiting: usize, dummy_hash: String) -> std::io::Result<Self> {
+        Ok(Passwords {
+            workers: HashWorkers::start(threads, max_waiting)?,
             dummy_hash: dummy_hash.into(),
-        }
+        })
     }
 
-    /// One permit per core.
-    pub fn for_this_machine() -> Self {
+    /// Starts one hashing thread per core.
+    pub fn for_this_machine() -> std::io::Result<Self> {
         Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
     /// Hashes a new password in Django's Argon2 format.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
-        self.run(move || hash_blocking(password.expose_secret()))
+        self.workers
+            .run(move |memory| hash_with(memory, password.expose_secret()))
             .await?
     }
 
@@ -146,54 +147,75 @@ impl Passwords {
         stored: Option<String>,
     ) -> Result<bool, PasswordError> {
         let dummy = Arc::clone(&self.dummy_hash);
-        self.run(move || {
-            let (hash, real) = match stored.as_deref() {
-                Some(hash) if !hash.starts_with(UNUSABLE_PASSWORD_PREFIX) => {
-                    (hash.to_owned(), true)
-                }
-                _ => (dummy.to_string(), false),
-            };
-            // Verify first and then look at `real`, so the dummy hash costs the full time.
-            let matches = verify_blocking(password.expose_secret(), &hash);
-            real && matches
-        })
-        .await
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, PasswordError> {
-        use std::sync::atomic::Ordering;
-
-        let _permit = match self.permits.try_acquire() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(PasswordError::Busy);
-                }
-                let permit = self.permits.acquire().await;
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                permit.expect("the semaphore is never closed")
-            }
-        };
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            work()
-        })
-        .await
-        .map_err(PasswordError::TaskFailed)
+        let verified = self
+            .workers
+            .run(move |memory| {
+                let (hash, real) = match stored.as_deref() {
+                    Some(hash) if !hash.starts_with(UNUSABLE_PASSWORD_PREFIX) => {
+                        (hash.to_owned(), true)
+                    }
+                    _ => (dummy.to_string(), false),
+                };
+                // Verify first and then look at `real`, so the dummy hash costs the full time.
+                let matches = verify_with(memory, password.expose_secret(), &hash);
+                real && matches
+            })
+            .await?;
+        Ok(verified)
     }
 }
 
 fn hash_blocking(password: &str) -> Result<String, PasswordError> {
+    hash_with(&mut HashMemory::default(), password)
+}
+
+/// Hashes `password` with a new salt, in `memory`, as the argon2 crate's `hash_password` would.
+fn hash_with(memory: &mut HashMemory, password: &str) -> Result<String, PasswordError> {
+    let params = argon2_params();
     let salt = SaltString::generate(&mut OsRng);
-    let phc = argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(PasswordError::Hash)?;
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buffer)
+        .map_err(|err| PasswordError::Hash(err.to_string()))?;
+
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(
+        memory,
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params.clone(),
+        password.as_bytes(),
+        salt_bytes,
+        &mut out,
+    )
+    .map_err(|err| PasswordError::Hash(err.to_string()))?;
+
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params)
+            .map_err(|err| PasswordError::Hash(err.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|err| PasswordError::Hash(err.to_string()))?),
+    };
     Ok(format!("{DJANGO_ARGON2_PREFIX}{phc}"))
+}
+
+/// Computes an Argon2 output of `out.len()` bytes with `memory` as the work area.
+fn argon2_into(
+    memory: &mut HashMemory,
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    memory.with_blocks(blocks, |blocks| {
+        argon2.hash_password_into_with_memory(password, salt, out, blocks)
+    })
 }
 
 /// Returns whether `hash` should be replaced at the next log-in, when the password is known.
@@ -235,8 +257,9 @@ pub fn hasher_name(hash: &str) -> &str {
 }
 
 /// Verifies `password` against a hash made by one of the Django hashers listed in the module
-/// documentation. Unknown formats, malformed hashes and costs above the bounds return false.
-fn verify_blocking(password: &str, django_hash: &str) -> bool {
+/// documentation, with Argon2's work in `memory`. Unknown formats, malformed hashes and costs
+/// above the bounds return false.
+fn verify_with(memory: &mut HashMemory, password: &str, django_hash: &str) -> bool {
     let Some((algorithm, encoded)) = django_hash.split_once('$') else {
         return false;
     };
@@ -244,7 +267,7 @@ fn verify_blocking(password: &str, django_hash: &str) -> bool {
         "pbkdf2_sha256" => verify_pbkdf2(Pbkdf2Digest::Sha256, password, django_hash),
         "pbkdf2_sha1" => verify_pbkdf2(Pbkdf2Digest::Sha1, password, django_hash),
         // The PHC string keeps its leading `$`.
-        DJANGO_ARGON2_PREFIX => verify_argon2(password, &django_hash[algorithm.len()..]),
+        DJANGO_ARGON2_PREFIX => verify_argon2(memory, password, &django_hash[algorithm.len()..]),
         // Django hashes first, so that bcrypt does not cut passwords at 72 bytes, and passes
         // the SHA-256 digest to bcrypt as 64 lowercase hex digits.
         "bcrypt_sha256" => {
@@ -300,8 +323,8 @@ fn verify_pbkdf2(digest: Pbkdf2Digest, password: &str, stored: &str) -> bool {
 /// Verifies a PHC string of any Argon2 variant, with the parameters it names. A string without
 /// a `v=` part is Argon2 version 1.0, written before version 1.3 of the algorithm existed, and
 /// the Argon2 reference library that Django calls through argon2-cffi reads it so too.
-fn verify_argon2(password: &str, phc: &str) -> bool {
-    let Ok(mut parsed) = PasswordHash::new(phc) else {
+fn verify_argon2(memory: &mut HashMemory, password: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
     let Ok(params) = Params::try_from(&parsed) else {
@@ -311,12 +334,36 @@ fn verify_argon2(password: &str, phc: &str) -> bool {
     if params.m_cost() > MAX_ARGON2_M_COST || work > MAX_ARGON2_WORK {
         return false;
     }
-    parsed.version.get_or_insert(Version::V0x10.into());
-    // `verify_password` takes the variant, version and parameters from `parsed`, not from
-    // `argon2()`, and compares the outputs in constant time.
-    argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
+    let (Ok(algorithm), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let Ok(version) = Version::try_from(parsed.version.unwrap_or(Version::V0x10.into())) else {
+        return false;
+    };
+    let mut salt_buffer = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buffer) else {
+        return false;
+    };
+
+    let mut out = vec![0u8; expected.len()];
+    if argon2_into(
+        memory,
+        algorithm,
+        version,
+        params,
+        password.as_bytes(),
+        salt,
+        &mut out,
+    )
+    .is_err()
+    {
+        return false;
+    }
+    out.as_slice().ct_eq(expected.as_bytes()).into()
 }
 
 /// Verifies a bcrypt hash (`$2b$<cost>$<salt and hash>`, also `$2a$` and `$2y$`). Passwords
@@ -470,6 +517,10 @@ mod tests {
         tampered
     }
 
+    fn verify_blocking(password: &str, hash: &str) -> bool {
+        verify_with(&mut HashMemory::default(), password, hash)
+    }
+
     /// Runs `verify_blocking` and asserts that it returned within `limit`.
     fn verify_within(limit: Duration, password: &str, hash: &str) -> bool {
         let started = Instant::now();
@@ -481,7 +532,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_is_in_django_argon2_format() {
-        let passwords = Passwords::new(1);
+        let passwords = Passwords::new(1).expect("threads start");
 
         let hash = passwords
             .hash(secret("violet-lantern-88"))
@@ -495,9 +546,43 @@ mod tests {
         assert_eq!(hash.split('$').count(), 6);
     }
 
+    /// The hashes made in a reused work area are the argon2 crate's own, in both directions.
+    #[test]
+    fn hashes_match_the_argon2_crate() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+
+        let crate_argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params());
+        let mut memory = HashMemory::default();
+        let ours = hash_with(&mut memory, "violet-lantern-88").expect("hash");
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = crate_argon2
+            .hash_password(b"violet-lantern-88", &salt)
+            .expect("hash")
+            .to_string();
+        let parsed = PasswordHash::new(&ours[DJANGO_ARGON2_PREFIX.len()..]).expect("PHC string");
+
+        assert!(crate_argon2
+            .verify_password(b"violet-lantern-88", &parsed)
+            .is_ok());
+        assert!(crate_argon2
+            .verify_password(b"violet-lantern-89", &parsed)
+            .is_err());
+        assert!(verify_with(
+            &mut memory,
+            "violet-lantern-88",
+            &format!("argon2{theirs}")
+        ));
+        assert!(!verify_with(
+            &mut memory,
+            "violet-lantern-89",
+            &format!("argon2{theirs}")
+        ));
+        assert!(memory.is_kept(), "the work area is kept for the next hash");
+    }
+
     #[tokio::test]
     async fn right_password_verifies_and_wrong_does_not() {
-        let passwords = Passwords::new(1);
+        let passwords = Passwords::new(1).expect("threads start");
         let hash = passwords
             .hash(secret("violet-lantern-88"))
             .await
@@ -516,7 +601,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_user_and_unusable_password_never_verify() {
-        let passwords = Passwords::new(1);
+        let passwords = Passwords::new(1).expect("threads start");
 
         let unknown = passwords
             .verify(secret("anything"), None)
@@ -533,7 +618,7 @@ mod tests {
 
     #[tokio::test]
     async fn django_hashes_verify_through_passwords() {
-        let passwords = Passwords::new(2);
+        let passwords = Passwords::new(2).expect("threads start");
 
         for (label, hash) in DJANGO_HASHES {
             let right = passwords
@@ -707,6 +792,7 @@ mod tests {
     #[tokio::test]
     async fn only_current_argon2id_needs_no_rehash() {
         let hash = Passwords::new(1)
+            .expect("threads start")
             .hash(secret("violet-lantern-88"))
             .await
             .expect("hash");
@@ -735,7 +821,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn full_queue_refuses_at_once() {
         let dummy = hash_blocking("dummy-password-for-test").expect("hash");
-        let passwords = Passwords::with_queue(1, 2, dummy);
+        let passwords = Passwords::with_queue(1, 2, dummy).expect("threads start");
 
         let attempts = (0..8).map(|_| {
             let passwords = passwords.clone();
