@@ -7,6 +7,7 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 
 use super::TypedSession;
 use crate::db::models::User;
+use crate::db::{DbConnection, DbError};
 use crate::errors::AppError;
 use crate::startup::AppState;
 
@@ -18,10 +19,17 @@ pub struct CurrentUser(pub Option<User>);
 /// requested path.
 pub struct SignedIn(pub User);
 
-async fn load_user(req: HttpRequest) -> Result<Option<User>, AppError> {
-    let session = TypedSession::of(&req);
+/// Loads the session's user and, in the same trip to the database, what `page` reads for that
+/// user; `None` for a visitor. One trip instead of two matters on busy pages, because each trip
+/// waits for a blocking thread and a pooled connection.
+async fn load_user_with<T, F>(req: &HttpRequest, page: F) -> Result<Option<(User, T)>, AppError>
+where
+    F: FnOnce(&mut DbConnection, &User) -> Result<T, DbError> + Send + 'static,
+    T: Send + 'static,
+{
+    let session = TypedSession::of(req);
     if let Some(cause) = session.database_outage() {
-        return Err(crate::db::DbError::SessionOutage(cause).into());
+        return Err(DbError::SessionOutage(cause).into());
     }
     let Some(user_id) = session.user_id() else {
         return Ok(None);
@@ -30,14 +38,48 @@ async fn load_user(req: HttpRequest) -> Result<Option<User>, AppError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::unexpected("application state is missing"))?;
 
-    let user = state.db.run(move |conn| User::find(conn, user_id)).await?;
-    match user {
-        Some(user) if user.is_active => Ok(Some(user)),
-        _ => {
-            session.log_out();
-            Ok(None)
-        }
+    let loaded = state
+        .db
+        .run(move |conn| match User::find(conn, user_id)? {
+            Some(user) if user.is_active => {
+                let extra = page(conn, &user)?;
+                Ok(Some((user, extra)))
+            }
+            _ => Ok(None),
+        })
+        .await?;
+    if loaded.is_none() {
+        session.log_out();
     }
+    Ok(loaded)
+}
+
+async fn load_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
+    let loaded = load_user_with(req, |_, _| Ok(())).await?;
+    Ok(loaded.map(|(user, ())| user))
+}
+
+/// The signed-in user and what `page` loads for them in the same trip to the database. A
+/// visitor gets [`AppError::LoginRequired`], which redirects to the log-in page as
+/// [`SignedIn`] does.
+pub async fn signed_in_with<T, F>(req: &HttpRequest, page: F) -> Result<(User, T), AppError>
+where
+    F: FnOnce(&mut DbConnection, &User) -> Result<T, DbError> + Send + 'static,
+    T: Send + 'static,
+{
+    load_user_with(req, page)
+        .await?
+        .ok_or_else(|| login_required(req))
+}
+
+/// Sends a visitor to the log-in page, with `next` set to where they were going: the whole
+/// target of a GET, and only the path of anything else, whose form cannot be replayed.
+fn login_required(req: &HttpRequest) -> AppError {
+    let next = match req.uri().path_and_query() {
+        Some(pq) if req.method() == actix_web::http::Method::GET => pq.to_string(),
+        _ => req.path().to_owned(),
+    };
+    AppError::LoginRequired { next }
 }
 
 impl FromRequest for CurrentUser {
@@ -46,7 +88,7 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { load_user(req).await.map(CurrentUser) })
+        Box::pin(async move { load_user(&req).await.map(CurrentUser) })
     }
 }
 
@@ -57,16 +99,10 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            match load_user(req.clone()).await? {
-                Some(user) => Ok(SignedIn(user)),
-                None => {
-                    let next = match req.uri().path_and_query() {
-                        Some(pq) if req.method() == actix_web::http::Method::GET => pq.to_string(),
-                        _ => req.path().to_owned(),
-                    };
-                    Err(AppError::LoginRequired { next })
-                }
-            }
+            load_user(&req)
+                .await?
+                .map(SignedIn)
+                .ok_or_else(|| login_required(&req))
         })
     }
 }

@@ -1,9 +1,10 @@
-use actix_web::{http::StatusCode, web, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
 use crate::accounts::{self, FormError};
+use crate::auth::current_user::signed_in_with;
 use crate::auth::session::{summarize, SessionSummary};
 use crate::auth::{Csrf, SignedIn, TypedSession};
 use crate::db::models::{OutlookAccount, SessionRow, User, UserProfile};
@@ -97,12 +98,15 @@ async fn page_lists(
             ))
         })
         .await?;
+    Ok((linked(accounts), session_views(&rows, session)))
+}
+
+fn session_views(rows: &[SessionRow], session: &TypedSession) -> Vec<SessionView> {
     let seed = session.csrf_seed();
-    let sessions = summarize(&rows, seed.as_deref())
+    summarize(rows, seed.as_deref())
         .into_iter()
         .map(SessionView::from)
-        .collect();
-    Ok((linked(accounts), sessions))
+        .collect()
 }
 
 /// A linked Microsoft account as the profile page lists it.
@@ -157,17 +161,18 @@ fn values_of(user: &User, profile: &UserProfile) -> ProfileInput {
 }
 
 pub async fn profile_page(
-    state: web::Data<AppState>,
+    req: HttpRequest,
     page: PageContext,
     session: TypedSession,
-    SignedIn(user): SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let owner = user.clone();
-    let profile = state
-        .db
-        .run(move |conn| UserProfile::for_user(conn, &owner))
-        .await?;
-    let (accounts, sessions) = page_lists(&state, &user, &session).await?;
+    let (user, (profile, accounts, rows)) = signed_in_with(&req, |conn, user| {
+        Ok((
+            UserProfile::for_user(conn, user)?,
+            OutlookAccount::for_user(conn, user)?,
+            SessionRow::for_user(conn, user.id)?,
+        ))
+    })
+    .await?;
 
     let values = values_of(&user, &profile);
     render(
@@ -176,8 +181,8 @@ pub async fn profile_page(
             page,
             user,
             values,
-            accounts,
-            sessions,
+            accounts: linked(accounts),
+            sessions: session_views(&rows, &session),
             errors: FieldErrors::new(),
         },
     )
