@@ -73,7 +73,9 @@ pub async fn register(
         return Err(FormError::Invalid(errors));
     };
 
-    // Check for duplicates before hashing, so a taken name costs no Argon2 run.
+    // Check for duplicates before hashing, so a taken name costs no Argon2 run, but only when
+    // the hashing queue has room, so a flood of sign-ups reaches no database.
+    passwords.check_room()?;
     let (name, address) = (username.to_string(), email.to_string());
     let (username_taken, email_taken) = db
         .run(move |conn| {
@@ -138,6 +140,10 @@ pub async fn log_in(
     login: &str,
     password: SecretString,
 ) -> Result<Option<User>, AppError> {
+    // A flood of log-ins meets a full hashing queue. Checking it first rejects those requests
+    // before any database work, which would slow every page down.
+    passwords.check_room()?;
+
     let key = login_key(login);
     if let Some(retry_after_secs) = throttle.locked_for(db, &key).await? {
         tracing::info!(
@@ -338,5 +344,36 @@ pub async fn update_profile(
         Ok(())
     } else {
         Err(FormError::field("email", EMAIL_TAKEN))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseUrl;
+
+    /// A full hashing queue rejects a log-in before the database is touched: this database
+    /// cannot be opened, so any query would fail with another error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn log_in_checks_queue_before_database() {
+        let passwords = Passwords::with_queue(1, 0, crate::auth::password::unusable_password())
+            .expect("threads start");
+        let db = Database::connect(&DatabaseUrl::Sqlite(
+            "/nonexistent-folder/for-this-test/db.sqlite3".into(),
+        ))
+        .expect("the pool opens connections lazily");
+        let hold = passwords.occupy_one_thread().await;
+
+        let result = log_in(
+            &db,
+            &passwords,
+            &LoginThrottle::default(),
+            "ada",
+            SecretString::from("violet-lantern-88".to_owned()),
+        )
+        .await;
+        drop(hold);
+
+        assert!(matches!(result, Err(AppError::Busy)), "{result:?}");
     }
 }

@@ -331,6 +331,11 @@ fn log_error(error: &AppError, status: StatusCode) {
             tracing::warn!(status = status.as_u16(), error = %chain, "sign-in with Outlook failed")
         }
         AppError::LoginRequired { .. } => {}
+        // A flood makes thousands of these a second. The request line records each one, and
+        // the hashing threads log a count of rejections every 10 seconds.
+        AppError::Busy => {
+            tracing::debug!(status = status.as_u16(), error = %chain, "request rejected")
+        }
         _ => tracing::info!(status = status.as_u16(), error = %chain, "request rejected"),
     }
 }

@@ -9,9 +9,9 @@
 //! work, so an idle server returns to its size at start.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use argon2::Block;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -80,6 +80,36 @@ pub struct HashWorkers {
     /// Jobs running or waiting now, and the most there may be.
     admitted: Arc<AtomicUsize>,
     limit: usize,
+    rejections: Arc<Rejections>,
+}
+
+/// Counts jobs rejected because the queue was full, and logs the count at most once per
+/// [`REJECTIONS_LOGGED_EVERY`], so that a flood of log-ins does not flood the log too.
+#[derive(Default)]
+struct Rejections {
+    count: AtomicU64,
+    last_logged: Mutex<Option<Instant>>,
+}
+
+const REJECTIONS_LOGGED_EVERY: Duration = Duration::from_secs(10);
+
+impl Rejections {
+    fn record(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let Ok(mut last_logged) = self.last_logged.try_lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if last_logged.is_some_and(|at| now.duration_since(at) < REJECTIONS_LOGGED_EVERY) {
+            return;
+        }
+        *last_logged = Some(now);
+        let rejected = self.count.swap(0, Ordering::Relaxed);
+        tracing::warn!(
+            rejected,
+            "the password hashing queue was full, so requests were rejected with 503"
+        );
+    }
 }
 
 /// One admitted job. Dropping it makes room for the next, whether the job finished, was skipped
@@ -107,7 +137,24 @@ impl HashWorkers {
             jobs,
             admitted: Arc::new(AtomicUsize::new(0)),
             limit: threads + queue,
+            rejections: Arc::default(),
         })
+    }
+
+    /// Returns how many jobs are running or waiting now.
+    pub fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::SeqCst)
+    }
+
+    /// Returns [`WorkError::Busy`] when the queue is full now, so that a request can be
+    /// rejected before it does other work. A later [`HashWorkers::run`] may still find the
+    /// queue full.
+    pub fn check_room(&self) -> Result<(), WorkError> {
+        if self.admitted.load(Ordering::SeqCst) >= self.limit {
+            self.rejections.record();
+            return Err(WorkError::Busy);
+        }
+        Ok(())
     }
 
     /// Runs `job` on a hashing thread and waits for its result, or returns
@@ -119,6 +166,7 @@ impl HashWorkers {
     ) -> Result<T, WorkError> {
         if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.limit {
             self.admitted.fetch_sub(1, Ordering::SeqCst);
+            self.rejections.record();
             return Err(WorkError::Busy);
         }
         let admission = Admission(Arc::clone(&self.admitted));

@@ -118,7 +118,11 @@ impl Passwords {
         Self::with_queue(threads, threads.max(1) * MAX_WAITING_PER_THREAD, dummy_hash)
     }
 
-    fn with_queue(threads: usize, max_waiting: usize, dummy_hash: String) -> std::io::Result<Self> {
+    pub(crate) fn with_queue(
+        threads: usize,
+        max_waiting: usize,
+        dummy_hash: String,
+    ) -> std::io::Result<Self> {
         Ok(Passwords {
             workers: HashWorkers::start(threads, max_waiting)?,
             dummy_hash: dummy_hash.into(),
@@ -128,6 +132,26 @@ impl Passwords {
     /// Starts one hashing thread per core.
     pub fn for_this_machine() -> std::io::Result<Self> {
         Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// Returns [`PasswordError::Busy`] when the hashing queue is full now. Requests that will
+    /// hash call it first, so that a flood of them is rejected before any database work.
+    pub fn check_room(&self) -> Result<(), PasswordError> {
+        Ok(self.workers.check_room()?)
+    }
+
+    /// Occupies one hashing thread until the returned sender is dropped or sent to, and waits
+    /// until the job has been admitted.
+    #[cfg(test)]
+    pub(crate) async fn occupy_one_thread(&self) -> std::sync::mpsc::Sender<()> {
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let workers = self.workers.clone();
+        let before = self.workers.admitted();
+        tokio::spawn(async move { workers.run(move |_| hold.recv().ok()).await });
+        while self.workers.admitted() == before {
+            tokio::task::yield_now().await;
+        }
+        release
     }
 
     /// Hashes a new password in Django's Argon2 format.
@@ -843,6 +867,20 @@ mod tests {
         );
         assert!(busy >= 1, "a full queue must refuse");
         assert_eq!(hashed + busy, 8);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn check_room_rejects_when_full() {
+        let passwords = Passwords::with_queue(1, 1, unusable_password()).expect("threads start");
+
+        let first = passwords.occupy_one_thread().await;
+        let room_with_one_waiting = passwords.check_room();
+        let second = passwords.occupy_one_thread().await;
+        let room_when_full = passwords.check_room();
+        drop((first, second));
+
+        assert!(room_with_one_waiting.is_ok());
+        assert!(matches!(room_when_full, Err(PasswordError::Busy)));
     }
 
     #[test]
