@@ -20,7 +20,7 @@ pub struct CurrentUser(pub Option<User>);
 pub struct SignedIn(pub User);
 
 /// Loads the session's user and, in the same trip to the database, what `page` reads for that
-/// user; `None` for a visitor. One trip instead of two matters on busy pages, because each trip
+/// user; `None` for a visitor. `page` must only read, because it runs in a read transaction. One trip instead of two matters on busy pages, because each trip
 /// waits for a blocking thread and a pooled connection.
 async fn load_user_with<T, F>(req: &HttpRequest, page: F) -> Result<Option<(User, T)>, AppError>
 where
@@ -40,7 +40,7 @@ where
 
     let loaded = state
         .db
-        .run(move |conn| match User::find(conn, user_id)? {
+        .read(move |conn| match User::find(conn, user_id)? {
             Some(user) if user.is_active => {
                 let extra = page(conn, &user)?;
                 Ok(Some((user, extra)))
@@ -59,7 +59,7 @@ async fn load_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
     Ok(loaded.map(|(user, ())| user))
 }
 
-/// The signed-in user and what `page` loads for them in the same trip to the database. A
+/// Loads the signed-in user and what `page` reads for them in the same trip to the database. A
 /// visitor gets [`AppError::LoginRequired`], which redirects to the log-in page as
 /// [`SignedIn`] does.
 pub async fn signed_in_with<T, F>(req: &HttpRequest, page: F) -> Result<(User, T), AppError>

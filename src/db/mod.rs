@@ -341,6 +341,42 @@ impl Database {
         .map_err(DbError::TaskFailed)?
     }
 
+    /// Runs `f`, which only reads, on the blocking thread pool. On SQLite its queries share one
+    /// read transaction, so they see one snapshot and take the file's locks once rather than
+    /// once per statement. On PostgreSQL they run as they come, because `BEGIN` and `COMMIT`
+    /// would be two more round trips to the server.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        fn sqlite(conn: &mut DbConnection) -> Option<&mut SqliteConnection> {
+            match conn {
+                DbConnection::Sqlite(c) => Some(&mut **c),
+                DbConnection::Postgres(_) => None,
+            }
+        }
+
+        self.run(move |conn| {
+            let Some(c) = sqlite(conn) else {
+                return f(conn);
+            };
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
+
+            let result = f(conn);
+
+            // A read transaction has nothing to commit, so ending it cannot lose a write.
+            if let Some(c) = sqlite(conn) {
+                if let Err(error) = AnsiTransactionManager::commit_transaction(c) {
+                    tracing::warn!(%error, "ending a read transaction failed");
+                    return Err(error.into());
+                }
+            }
+            result
+        })
+        .await
+    }
+
     /// Runs `f` inside a write transaction on the blocking thread pool; an error rolls it back.
     ///
     /// On SQLite the transaction starts with `BEGIN IMMEDIATE`, so it takes the write lock at

@@ -75,6 +75,31 @@ async fn profile_page_shows_account() {
     );
 }
 
+/// Django makes users without a profile row. Viewing the page writes nothing, and saving the
+/// form creates the row.
+#[tokio::test]
+async fn profile_row_created_on_first_save() {
+    let app = spawn_app_signed_in().await;
+    let user = app.user_row(USERNAME).expect("auth_user row");
+    app.execute_sql(&format!(
+        "DELETE FROM outlook_oauth_app_userprofile WHERE user_id = {}",
+        user.id
+    ));
+
+    let (status, html) = status_and_html(app.get("/accounts/profile/").await).await;
+    let rows_after_view = app.profile_rows(user.id).len();
+    let (saved, _) = post_profile(&app, &valid_profile()).await;
+    let rows_after_save = app.profile_rows(user.id);
+
+    assert_eq!(status, 200);
+    assert_eq!(input_value(&html, "time_zone").as_deref(), Some("UTC"));
+    assert_eq!(input_value(&html, "job_title").as_deref(), Some(""));
+    assert_eq!(rows_after_view, 0, "viewing the page wrote a profile row");
+    assert_eq!(saved, 303);
+    assert_eq!(rows_after_save.len(), 1);
+    assert_eq!(rows_after_save[0].job_title, "Analyst");
+}
+
 #[tokio::test]
 async fn profile_save_stores_both_tables() {
     let app = spawn_app_signed_in().await;

@@ -79,14 +79,49 @@ impl UserProfile {
 
     /// Loads the user's profile, creating an empty one for users that Django made without one.
     pub fn for_user(conn: &mut DbConnection, user: &User) -> Result<UserProfile, DbError> {
-        let found = with_connection!(conn, |c| UserProfile::belonging_to(user)
-            .select(UserProfile::as_select())
-            .first(c)
-            .optional())?;
-        match found {
+        match UserProfile::find_for_user(conn, user)? {
             Some(found) => Ok(found),
             None => UserProfile::insert(conn, &NewProfile::empty(user.id)),
         }
+    }
+
+    pub fn find_for_user(
+        conn: &mut DbConnection,
+        user: &User,
+    ) -> Result<Option<UserProfile>, DbError> {
+        Ok(with_connection!(conn, |c| UserProfile::belonging_to(user)
+            .select(UserProfile::as_select())
+            .first(c)
+            .optional())?)
+    }
+
+    /// Loads the fields the profile page edits, without writing: a user that Django made
+    /// without a profile gets the fields of an empty one, and saving the form creates the row.
+    pub fn fields_for_user(
+        conn: &mut DbConnection,
+        user: &User,
+    ) -> Result<ProfileChanges, DbError> {
+        Ok(match UserProfile::find_for_user(conn, user)? {
+            Some(found) => ProfileChanges {
+                bio: found.bio,
+                job_title: found.job_title,
+                department: found.department,
+                office_location: found.office_location,
+                mobile_phone: found.mobile_phone,
+                time_zone: found.time_zone,
+            },
+            None => {
+                let empty = NewProfile::empty(user.id);
+                ProfileChanges {
+                    bio: empty.bio,
+                    job_title: empty.job_title,
+                    department: empty.department,
+                    office_location: empty.office_location,
+                    mobile_phone: empty.mobile_phone,
+                    time_zone: empty.time_zone,
+                }
+            }
+        })
     }
 
     pub fn update(

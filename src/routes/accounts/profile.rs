@@ -7,7 +7,7 @@ use crate::accounts::{self, FormError};
 use crate::auth::current_user::signed_in_with;
 use crate::auth::session::{summarize, SessionSummary};
 use crate::auth::{Csrf, SignedIn, TypedSession};
-use crate::db::models::{OutlookAccount, SessionRow, User, UserProfile};
+use crate::db::models::{OutlookAccount, ProfileChanges, SessionRow, User, UserProfile};
 use crate::domain::{FieldErrors, ProfileForm, ProfileInput};
 use crate::errors::AppError;
 use crate::routes::{paths, render, see_other, PageContext};
@@ -146,17 +146,17 @@ pub struct ProfilePost {
     csrfmiddlewaretoken: String,
 }
 
-fn values_of(user: &User, profile: &UserProfile) -> ProfileInput {
+fn values_of(user: &User, profile: ProfileChanges) -> ProfileInput {
     ProfileInput {
         first_name: user.first_name.clone(),
         last_name: user.last_name.clone(),
         email: user.email.clone(),
-        bio: profile.bio.clone(),
-        job_title: profile.job_title.clone(),
-        department: profile.department.clone(),
-        office_location: profile.office_location.clone(),
-        mobile_phone: profile.mobile_phone.clone(),
-        time_zone: profile.time_zone.clone(),
+        bio: profile.bio,
+        job_title: profile.job_title,
+        department: profile.department,
+        office_location: profile.office_location,
+        mobile_phone: profile.mobile_phone,
+        time_zone: profile.time_zone,
     }
 }
 
@@ -167,14 +167,14 @@ pub async fn profile_page(
 ) -> Result<HttpResponse, AppError> {
     let (user, (profile, accounts, rows)) = signed_in_with(&req, |conn, user| {
         Ok((
-            UserProfile::for_user(conn, user)?,
+            UserProfile::fields_for_user(conn, user)?,
             OutlookAccount::for_user(conn, user)?,
             SessionRow::for_user(conn, user.id)?,
         ))
     })
     .await?;
 
-    let values = values_of(&user, &profile);
+    let values = values_of(&user, profile);
     render(
         StatusCode::OK,
         &ProfilePage {
