@@ -211,8 +211,13 @@ pub async fn authenticate(
     };
 
     let user_id = user.id;
-    db.run(move |conn| User::record_login(conn, user_id))
-        .await?;
+    // Users that Django made may have no profile row; they get one at their first log-in, so
+    // that viewing the profile page never writes.
+    db.run(move |conn| {
+        User::record_login(conn, user_id)?;
+        UserProfile::ensure_exists(conn, user_id)
+    })
+    .await?;
     if needs_rehash(&user.password) {
         upgrade_hash(db, passwords, &user, password).await;
     }

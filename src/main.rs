@@ -18,9 +18,9 @@ const LOG_LINES_BUFFERED: usize = 16_384;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Log lines go to stdout from a thread of their own, so that no request waits for the
-    // write; the guard flushes what is left when `main` returns. Not lossy: if whatever reads
-    // stdout stalls until the buffer is full, requests wait for it as they would for a direct
-    // write, rather than lose lines.
+    // write. The guard flushes what is left when `main` returns. The writer is not lossy, so if
+    // whatever reads stdout stalls until the buffer is full, requests wait for it as they would
+    // for a direct write, and no line is lost.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(LOG_LINES_BUFFERED)

@@ -209,7 +209,7 @@ pub struct Database {
     pools: Pools,
     /// On SQLite, write transactions of this process take turns here before they start. SQLite
     /// allows one writer at a time, and a connection that finds the file locked waits in
-    /// SQLite's busy handler, which sleeps 1 to 100 ms between attempts; under load those
+    /// SQLite's busy handler, which sleeps 1 to 100 ms between attempts. Under load those
     /// sleeps made the 99th percentile of a profile edit 10 times its median. Waiting here
     /// wakes the next writer as soon as the lock is free. Other processes on the same file
     /// still meet the busy handler.

@@ -176,6 +176,7 @@ fn sign_in_once(
     {
         OutlookAccount::refresh(conn, account.id, &refresh_of(signin, sealed))?;
         User::record_login(conn, account.user_id)?;
+        UserProfile::ensure_exists(conn, account.user_id)?;
         let user = User::find(conn, account.user_id)?
             .ok_or(DbError::Query(diesel::result::Error::NotFound))?;
         return Ok(SignInOutcome::Existing(user));

@@ -506,7 +506,10 @@ async fn django_user_without_profile_row_gets_one() {
 
     let response = app.login(&user.username, password).await;
     assert_redirects_to(&response, "/accounts/profile/");
+    let rows_after_login = app.profile_rows(user_id).len();
     let (status, html) = status_and_html(app.get("/accounts/profile/").await).await;
+
+    assert_eq!(rows_after_login, 1, "log-in did not create the profile row");
 
     assert_eq!(status, 200, "profile page failed: {html}");
     assert_eq!(input_value(&html, "first_name").as_deref(), Some(""));
