@@ -4,10 +4,11 @@ use std::net::TcpListener;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::SessionMiddleware;
-use actix_web::cookie::{Key, SameSite};
-use actix_web::dev::Server;
-use actix_web::http::header;
-use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, Key, SameSite};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{from_fn, Condition, DefaultHeaders, Next};
 use actix_web::{error, web, App, HttpServer};
 use actix_web_flash_messages::storage::CookieMessageStore;
 use actix_web_flash_messages::FlashMessagesFramework;
@@ -149,12 +150,46 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             .wrap(from_fn(csrf_cookie))
             .wrap(sessions)
             .wrap(flashes)
+            .wrap(Condition::new(!secure, from_fn(flash_cookie_over_http)))
             .wrap(from_fn(log_request))
             .wrap(TracingLogger::<RequestSpan>::new())
     })
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Removes the `Secure` attribute from the flash-message cookie on a plain-http site.
+/// actix-web-flash-messages 0.5 always sets it, and browsers drop such a cookie on any http
+/// host but localhost, so messages such as "Your profile was saved." never showed there.
+async fn flash_cookie_over_http(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+
+    let prefix = format!("{FLASH_COOKIE}=");
+    let headers = res.headers_mut();
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
+    let is_flash = |value: &HeaderValue| value.to_str().is_ok_and(|text| text.starts_with(&prefix));
+    if !cookies.iter().any(is_flash) {
+        return Ok(res);
+    }
+
+    headers.remove(header::SET_COOKIE);
+    for value in cookies {
+        let rewritten = value
+            .to_str()
+            .ok()
+            .filter(|text| text.starts_with(&prefix))
+            .and_then(|text| Cookie::parse(text.to_owned()).ok())
+            .and_then(|mut cookie| {
+                cookie.set_secure(false);
+                HeaderValue::from_str(&cookie.to_string()).ok()
+            });
+        headers.append(header::SET_COOKIE, rewritten.unwrap_or(value));
+    }
+    Ok(res)
 }
 
 /// Headers for every response, error pages included.
@@ -186,14 +221,28 @@ fn form_config() -> web::FormConfig {
                 error::UrlencodedError::ContentType => AppError::BadRequest(
                     "Send the form as a browser does (application/x-www-form-urlencoded).".into(),
                 ),
-                other => AppError::BadRequest(format!("The form could not be read: {other}.")),
+                other => AppError::BadRequest(format!(
+                    "The form could not be read ({}). Send it again from the page.",
+                    parser_detail(&other.to_string(), "Parse error: ")
+                )),
             };
             app_error.into()
         })
 }
 
+/// The parser's own words for what was wrong, without its prefix and final period, such as
+/// "duplicate field `first_name`".
+fn parser_detail<'a>(message: &'a str, prefix: &str) -> &'a str {
+    let detail = message.strip_prefix(prefix).unwrap_or(message);
+    detail.trim_end_matches('.')
+}
+
 fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
-        AppError::BadRequest(format!("The address has a malformed query string: {err}.")).into()
+        AppError::BadRequest(format!(
+            "The address has a malformed query string ({}).",
+            parser_detail(&err.to_string(), "Query deserialize error: ")
+        ))
+        .into()
     })
 }

@@ -53,6 +53,14 @@ pub fn check_text(value: &str, rule: TextRule) -> Result<String, String> {
         ));
     }
 
+    // The form decoder turns bytes that are not UTF-8 into U+FFFD. Browsers send UTF-8, so the
+    // character means a damaged request, and storing it would lose what was sent.
+    if value.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(
+            "This field contains bytes that are not valid UTF-8 text; type it again.".into(),
+        );
+    }
+
     if let Some(c) = value.chars().find(|&c| is_forbidden(c, rule.multiline)) {
         return Err(format!(
             "This field contains an invisible or control character (U+{:04X}); remove it.",
@@ -121,6 +129,13 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn replacement_character_is_rejected() {
+        let result = check_text("a\u{FFFD}b", TextRule::line(50));
+
+        assert!(result.is_err_and(|message| message.contains("UTF-8")));
     }
 
     #[test]

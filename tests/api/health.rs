@@ -160,3 +160,29 @@ async fn static_favicon_is_served() {
         .and_then(|v| v.to_str().ok());
     assert_eq!(content_type, Some("image/svg+xml"));
 }
+
+/// `check` reports a SQLite file that does not exist without creating it.
+#[test]
+fn check_leaves_missing_database_alone() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let database = folder.path().join("new.sqlite3");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_outlook-oauth-app"))
+        .arg("check")
+        .current_dir(folder.path())
+        .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+        .env("SECRET_KEY", crate::helpers::SECRET_KEY)
+        .env_remove("OUTLOOK_CLIENT_ID")
+        .env_remove("OUTLOOK_CLIENT_SECRET")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the application binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    assert!(
+        !output.status.success(),
+        "check passed on a missing database"
+    );
+    assert!(stdout.contains("does not exist yet"), "{stdout}");
+    assert!(!database.exists(), "check created the database file");
+}

@@ -1,6 +1,6 @@
 use crate::helpers::{
-    assert_redirects_to, field_error, input_value, spawn_app, spawn_app_signed_in, status_and_html,
-    TestApp, EMAIL, USERNAME,
+    assert_redirects_to, csrf_token, field_error, input_value, spawn_app, spawn_app_signed_in,
+    status_and_html, TestApp, EMAIL, USERNAME,
 };
 
 /// Returns a valid profile form as (field, value) pairs.
@@ -73,6 +73,31 @@ async fn profile_page_shows_account() {
         html.contains("action=\"/accounts/logout/\""),
         "log-out button missing"
     );
+}
+
+/// Bytes that are not UTF-8 reach the form as U+FFFD; the field is rejected, not saved.
+#[tokio::test]
+async fn profile_rejects_invalid_utf8() {
+    let app = spawn_app_signed_in().await;
+    let token = csrf_token(&app.get_html("/accounts/profile/").await);
+    let body = format!(
+        "first_name=%FF%FE&last_name=&email=ada%40example.com&time_zone=UTC&csrfmiddlewaretoken={token}"
+    );
+
+    let response = app
+        .post_raw(
+            "/accounts/profile/",
+            "application/x-www-form-urlencoded",
+            body,
+        )
+        .await;
+    let (status, html) = status_and_html(response).await;
+
+    assert_eq!(status, 400);
+    let message = field_error(&html, "first_name").unwrap_or_default();
+    assert!(message.contains("not valid UTF-8"), "{message:?}");
+    let user = app.user_row(USERNAME).expect("auth_user row");
+    assert_eq!(user.first_name, "", "the damaged value was saved");
 }
 
 /// Django makes users without a profile row. Viewing the page writes nothing, and saving the

@@ -207,6 +207,24 @@ async fn session_cookie_is_http_only_and_lax() {
     );
 }
 
+/// Browsers drop a `Secure` cookie on any plain-http host but localhost, so the flash messages
+/// of an http site must not be marked `Secure`.
+#[tokio::test]
+async fn flash_cookie_is_not_secure_over_http() {
+    let app = spawn_app().await;
+
+    let response = app.signup(USERNAME, EMAIL, STRONG_PASSWORD).await;
+
+    let header = set_cookie_header(&response, "oauthapp_messages")
+        .expect("sign-up sets the flash-message cookie");
+    let lowered = header.to_ascii_lowercase();
+    assert!(
+        !lowered.contains("secure"),
+        "Secure over plain http: {header}"
+    );
+    assert!(lowered.contains("httponly"), "not HttpOnly: {header}");
+}
+
 #[tokio::test]
 async fn session_cookie_is_secure_for_https_site() {
     let app = spawn_app_with(vec![("PUBLIC_URL", "https://app.example".to_owned())]).await;
@@ -222,6 +240,12 @@ async fn session_cookie_is_secure_for_https_site() {
     assert!(
         attributes.iter().any(|a| a == "secure"),
         "not Secure: {header}"
+    );
+    let flash = set_cookie_header(&response, "oauthapp_messages")
+        .expect("sign-up sets the flash-message cookie");
+    assert!(
+        flash.to_ascii_lowercase().contains("; secure"),
+        "flash cookie not Secure: {flash}"
     );
 }
 
@@ -424,6 +448,29 @@ async fn form_just_under_limit_is_read() {
         .await;
 
     assert_eq!(response.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn repeated_field_message_is_readable() {
+    let app = spawn_app().await;
+    let token = csrf_token(&app.get_html("/accounts/login/").await);
+    let body = format!("username=a&username=b&password=c&csrfmiddlewaretoken={token}");
+
+    let response = app
+        .post_raw(
+            "/accounts/login/",
+            "application/x-www-form-urlencoded",
+            body,
+        )
+        .await;
+    let (status, html) = status_and_html(response).await;
+
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("The form could not be read (duplicate field `username`)"),
+        "{html}"
+    );
+    assert!(!html.contains("Parse error"), "{html}");
 }
 
 #[tokio::test]
