@@ -62,9 +62,10 @@ impl AppError {
                     .into(),
             ),
             AppError::Csrf => (
-                "This form has expired",
-                "The form was open too long or was sent from another site. \
-                 Reload the page and submit the form again."
+                "This form was not accepted",
+                "Its security token was missing or out of date, because the page was open too \
+                 long or the form was sent from another site. Reload the page and submit the form \
+                 again."
                     .into(),
             ),
             AppError::LoginRequired { .. } => {

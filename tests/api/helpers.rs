@@ -392,7 +392,7 @@ pub async fn assert_csrf_rejected(response: Response, path: &str) {
     );
     let html = response.text().await.expect("response body");
     assert!(
-        html.contains("<h1>This form has expired</h1>"),
+        html.contains("<h1>This form was not accepted</h1>"),
         "POST {path}: heading missing: {html}"
     );
     assert!(
