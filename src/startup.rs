@@ -168,14 +168,15 @@ async fn flash_cookie_over_http(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut res = next.call(req).await?;
 
+    // Most responses set no flash cookie, so look before copying any header.
     let prefix = format!("{FLASH_COOKIE}=");
-    let headers = res.headers_mut();
-    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
     let is_flash = |value: &HeaderValue| value.to_str().is_ok_and(|text| text.starts_with(&prefix));
-    if !cookies.iter().any(is_flash) {
+    let headers = res.headers_mut();
+    if !headers.get_all(header::SET_COOKIE).any(is_flash) {
         return Ok(res);
     }
 
+    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
     headers.remove(header::SET_COOKIE);
     for value in cookies {
         let rewritten = value
@@ -230,8 +231,8 @@ fn form_config() -> web::FormConfig {
         })
 }
 
-/// The parser's own words for what was wrong, without its prefix and final period, such as
-/// "duplicate field `first_name`".
+/// Returns the parser's own words for what was wrong, without its prefix and final period,
+/// such as "duplicate field `first_name`".
 fn parser_detail<'a>(message: &'a str, prefix: &str) -> &'a str {
     let detail = message.strip_prefix(prefix).unwrap_or(message);
     detail.trim_end_matches('.')

@@ -182,8 +182,9 @@ impl HashWorkers {
             let _ = reply.send(job(memory));
         });
 
-        // The threads stop only after every handle is dropped, so sending fails only if they
-        // all panicked outside a job. The unsent job is dropped with its admission.
+        // Each thread keeps a receiver until every handle is dropped, and jobs run under
+        // `catch_unwind`, so a failed send is not expected while `self` exists. The unsent job
+        // is then dropped with its admission.
         self.jobs.send(job).map_err(|_| WorkError::Failed)?;
         result.await.map_err(|_| WorkError::Failed)
     }

@@ -86,7 +86,7 @@ impl UserProfile {
     }
 
     /// Creates an empty profile for a user that has none, as Django's application did for
-    /// each user it made; a user that has one keeps it. Concurrent calls for one user are
+    /// each user it made. A user that has one keeps it. Concurrent calls for one user are
     /// safe, because the insert does nothing when the unique `user_id` already has a row.
     pub fn ensure_exists(conn: &mut DbConnection, user_id: i32) -> Result<(), DbError> {
         with_connection!(conn, |c| diesel::insert_into(profile::table)
